@@ -1,0 +1,75 @@
+"""The only module that touches asyncio or trio: start a run with no task group around it.
+
+``workflow.run()`` is synchronous and returns a handler at once, so the run cannot be
+a child of the caller's task group (``Workflow.open_run`` is the structured form for
+that). Each backend has its own way to start a task nobody awaits; both are here,
+side by side.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..errors import WorkflowRuntimeError
+
+_NOT_ASYNC = (
+    "workflow.run() must be called from async code running under asyncio or trio; "
+    "wrap it in an async function and start it with asyncio.run(main()) or trio.run(main)."
+)
+
+# asyncio keeps only weak references to tasks: hold each detached run until it ends.
+_detached: set[Any] = set()
+
+
+def current_backend() -> str:
+    """Name the event loop running the current task: "asyncio" or "trio".
+
+    Raises:
+        WorkflowRuntimeError: No asyncio loop or trio run is active in this thread.
+    """
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return "asyncio"
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            pass
+        else:
+            return "trio"
+    raise WorkflowRuntimeError(_NOT_ASYNC)
+
+
+def start_detached(run: Callable[[], Awaitable[None]], name: str) -> None:
+    """Start ``run()`` as a task that no task group owns.
+
+    ``run`` must catch its own exceptions: on trio an exception escaping a system
+    task crashes the whole ``trio.run``. The task ends when ``run`` returns, or is
+    cancelled when the event loop shuts down (``asyncio.run`` returning, or the main
+    trio task ending).
+
+    Raises:
+        WorkflowRuntimeError: Called outside asyncio or trio.
+    """
+    backend = current_backend()
+    if backend == "asyncio":
+        import asyncio
+
+        async def main() -> None:
+            await run()
+
+        task = asyncio.get_running_loop().create_task(main(), name=name)
+        _detached.add(task)
+        task.add_done_callback(_detached.discard)
+    else:
+        import trio
+
+        trio.lowlevel.spawn_system_task(run, name=name)

@@ -1,0 +1,188 @@
+"""StepGraph: all of a workflow's step configs, validated as a whole, and event routing tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from ..errors import WorkflowConfigurationError, WorkflowValidationError
+from ..events import (
+    Event,
+    HumanResponseEvent,
+    InputRequiredEvent,
+    StartEvent,
+    StepFailedEvent,
+    StopEvent,
+)
+from .signature import StepConfig
+
+# Events that may enter a run from outside, or leave it, without a step on the other side.
+_BOUNDARY_IN = (InputRequiredEvent, HumanResponseEvent, StopEvent, StepFailedEvent)
+_BOUNDARY_OUT = (InputRequiredEvent, HumanResponseEvent, StopEvent)
+_NONE_TYPE = type(None)
+
+
+def _names(types: set[type]) -> str:
+    return ", ".join(sorted(t.__name__ for t in types))
+
+
+@attrs.frozen
+class StepGraph:
+    """The steps of one workflow class and what flows between them."""
+
+    workflow_name: str
+    steps: Mapping[str, StepConfig]
+    start_event_class: type[StartEvent]
+    stop_event_class: type[StopEvent]
+    uses_hitl: bool
+
+    def accepts(self, step: str, event_type: type[Event]) -> bool:
+        """Whether ``step`` receives events of ``event_type``."""
+        config = self.steps[step]
+        if config.accept_event_subclasses:
+            return issubclass(event_type, config.accepted_events)
+        return event_type in config.accepted_events
+
+    def consumers(self, event_type: type[Event]) -> tuple[str, ...]:
+        """The steps an event of ``event_type`` is delivered to (catch_error handlers excluded)."""
+        return tuple(
+            name
+            for name, config in self.steps.items()
+            if not config.is_catch_error and self.accepts(name, event_type)
+        )
+
+    def external_inputs(self) -> tuple[type[Event], ...]:
+        """Event types a step accepts that only the caller can send (nothing produces them)."""
+        produced = {r for c in self.steps.values() for r in c.return_types}
+        return tuple(
+            t
+            for c in self.steps.values()
+            if not c.is_catch_error
+            for t in c.accepted_events
+            if t not in produced and not issubclass(t, StartEvent)
+        )
+
+    def event_types(self) -> set[type[Event]]:
+        """Every event class a step accepts or returns."""
+        found: set[type[Event]] = set()
+        for config in self.steps.values():
+            found.update(config.accepted_events)
+            found.update(r for r in config.return_types if r is not _NONE_TYPE)
+        return found
+
+
+def _start_event_class(steps: Mapping[str, StepConfig], workflow: str) -> type[StartEvent]:
+    found = {t for c in steps.values() for t in c.accepted_events if issubclass(t, StartEvent)}
+    if not found:
+        raise WorkflowConfigurationError(
+            "At least one Event of type StartEvent must be received by any step. "
+            f"(Workflow '{workflow}' has no @step that accepts StartEvent.) "
+            "Add a step whose event parameter is annotated 'ev: StartEvent'."
+        )
+    if len(found) > 1:
+        raise WorkflowConfigurationError(
+            f"Only one type of StartEvent is allowed per workflow, found {len(found)}: "
+            f"{_names(found)} in workflow '{workflow}'. Make every entry step accept the same one."
+        )
+    return found.pop()
+
+
+def _stop_event_class(steps: Mapping[str, StepConfig], workflow: str) -> type[StopEvent]:
+    found = {t for c in steps.values() for t in c.return_types if issubclass(t, StopEvent)}
+    if not found:
+        raise WorkflowConfigurationError(
+            "At least one Event of type StopEvent must be returned by any step. "
+            f"(Workflow '{workflow}' has no @step that returns StopEvent.) "
+            "Annotate the last step with '-> StopEvent' and return StopEvent(result=...)."
+        )
+    if len(found) > 1:
+        raise WorkflowConfigurationError(
+            f"Only one type of StopEvent is allowed per workflow, found {len(found)}: "
+            f"{_names(found)} in workflow '{workflow}'. Return the same StopEvent class everywhere."
+        )
+    return found.pop()
+
+
+def _check_connectivity(
+    steps: Mapping[str, StepConfig], start: type[StartEvent], graph: StepGraph
+) -> None:
+    stop_consumers = [
+        name for name, c in steps.items() if any(issubclass(t, StopEvent) for t in c.accepted_events)
+    ]
+    if stop_consumers:
+        plural = "" if len(stop_consumers) == 1 else "s"
+        names = "', '".join(stop_consumers)
+        raise WorkflowValidationError(
+            f"Step{plural} '{names}' cannot accept StopEvent. "
+            "StopEvent signals the end of the workflow. Use a different Event type instead."
+        )
+    produced: dict[type, list[str]] = {start: []}
+    for name, config in steps.items():
+        for ret in config.return_types:
+            if ret is not _NONE_TYPE:
+                produced.setdefault(ret, []).append(name)
+
+    never_produced: dict[type, list[str]] = {}
+    for name, config in steps.items():
+        for accepted in config.accepted_events:
+            if issubclass(accepted, _BOUNDARY_IN):
+                continue
+            if config.accept_event_subclasses:
+                satisfied = any(issubclass(p, accepted) for p in produced)
+            else:
+                satisfied = accepted in produced
+            if not satisfied:
+                never_produced.setdefault(accepted, []).append(name)
+    if never_produced:
+        event, consumers = sorted(never_produced.items(), key=lambda kv: kv[0].__name__)[0]
+        raise WorkflowValidationError(
+            f"The following events are consumed but never produced: {_names(set(never_produced))}. "
+            f"Step '{consumers[0]}' accepts {event.__name__}; add {event.__name__} to the return "
+            f"annotation of the step that emits it, or remove '{consumers[0]}'."
+        )
+
+    never_consumed = {
+        t: producers
+        for t, producers in produced.items()
+        if not issubclass(t, _BOUNDARY_OUT) and not any(graph.accepts(s, t) for s in steps)
+    }
+    if never_consumed:
+        event, producers = sorted(never_consumed.items(), key=lambda kv: kv[0].__name__)[0]
+        raise WorkflowValidationError(
+            f"The following events are produced but never consumed: {_names(set(never_consumed))}. "
+            f"Step '{producers[0]}' returns {event.__name__}; add a step that accepts it, or "
+            f"remove it from the return annotation of '{producers[0]}'."
+        )
+
+
+def build_graph(
+    workflow_name: str, steps: Mapping[str, StepConfig], *, validate: bool = True
+) -> StepGraph:
+    """Build the StepGraph of a workflow class, validating it unless ``validate`` is False.
+
+    Raises:
+        WorkflowConfigurationError: No step accepts StartEvent or returns StopEvent,
+            or more than one class of either is used.
+        WorkflowValidationError: An event is consumed but never produced, produced but
+            never consumed, or a step accepts StopEvent.
+    """
+    if not steps:
+        raise WorkflowConfigurationError(
+            f"Workflow '{workflow_name}' has no configured steps. "
+            "Decorate its async methods with @step."
+        )
+    start = _start_event_class(steps, workflow_name)
+    stop = _stop_event_class(steps, workflow_name) if validate else _stop_or_default(steps)
+    uses_hitl = any(
+        issubclass(t, InputRequiredEvent) for c in steps.values() for t in c.return_types
+    ) or any(issubclass(t, HumanResponseEvent) for c in steps.values() for t in c.accepted_events)
+    graph = StepGraph(workflow_name, dict(steps), start, stop, uses_hitl)
+    if validate:
+        _check_connectivity(steps, start, graph)
+    return graph
+
+
+def _stop_or_default(steps: Mapping[str, StepConfig]) -> type[StopEvent]:
+    found = [t for c in steps.values() for t in c.return_types if issubclass(t, StopEvent)]
+    return found[0] if found else StopEvent

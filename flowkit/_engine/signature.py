@@ -1,0 +1,149 @@
+"""Read one step function's signature into a StepConfig: what it accepts, emits and injects."""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeAlias, Union, get_args, get_origin
+
+import attrs
+
+from ..errors import WorkflowValidationError
+from ..events import Event
+
+if TYPE_CHECKING:
+    from ..retry_policy import RetryPolicy
+
+StepFunction: TypeAlias = Callable[..., Awaitable[Any]]
+
+_NONE_TYPE = type(None)
+
+
+@attrs.frozen
+class StepConfig:
+    """What flowkit knows of one step, recorded on the function by ``@step``."""
+
+    accepted_events: tuple[type[Event], ...]
+    event_name: str
+    return_types: tuple[type, ...]
+    context_parameter: str | None
+    context_state_type: type | None
+    num_workers: int
+    retry_policy: RetryPolicy | None
+    accept_event_subclasses: bool = False
+    catch_error_for_steps: tuple[str, ...] | None = None
+    catch_error_max_recoveries: int = 1
+    is_catch_error: bool = False
+
+
+def is_context_annotation(annotation: Any) -> bool:
+    """Whether ``annotation`` is ``Context`` or ``Context[State]`` (marked by the class)."""
+    target = get_origin(annotation) or annotation
+    return bool(getattr(target, "_flowkit_context_marker", False))
+
+
+def _union_members(annotation: Any) -> tuple[Any, ...]:
+    if get_origin(annotation) in (Union, types.UnionType):
+        return get_args(annotation)
+    return (annotation,)
+
+
+def _is_event_class(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, Event)
+
+
+def _resolve_hints(func: Callable[..., Any], localns: dict[str, Any] | None) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(func, localns=localns)
+    except NameError as exc:
+        raise WorkflowValidationError(
+            f"Step '{func.__name__}': cannot resolve the annotation {exc.name!r}. "
+            "Define the event class at module level, or before the workflow class."
+        ) from None
+
+
+def read_step_signature(
+    func: Callable[..., Any],
+    *,
+    num_workers: int,
+    retry_policy: RetryPolicy | None,
+    accept_event_subclasses: bool,
+    localns: dict[str, Any] | None = None,
+) -> StepConfig:
+    """Build the StepConfig of ``func``.
+
+    Raises:
+        WorkflowValidationError: The signature has no event parameter, an unannotated
+            return, or a parameter flowkit cannot inject.
+    """
+    name = func.__name__
+    if not inspect.iscoroutinefunction(func):
+        raise WorkflowValidationError(
+            f"Step '{name}' must be an async function: declare it with 'async def {name}(...)'."
+        )
+    hints = _resolve_hints(func, localns)
+    event_name: str | None = None
+    accepted: tuple[type[Event], ...] = ()
+    context_parameter: str | None = None
+    context_state_type: type | None = None
+    for param in inspect.signature(func).parameters.values():
+        if param.name == "self":
+            continue
+        annotation = hints.get(param.name, inspect.Parameter.empty)
+        if is_context_annotation(annotation):
+            context_parameter = param.name
+            args = get_args(annotation)
+            context_state_type = args[0] if args else None
+            continue
+        members = _union_members(annotation)
+        if annotation is not inspect.Parameter.empty and all(map(_is_event_class, members)):
+            if event_name is not None:
+                raise WorkflowValidationError(
+                    f"Step '{name}' has two event parameters, '{event_name}' and "
+                    f"'{param.name}'. A step receives one event; accept a union "
+                    f"('{param.name}: A | B') or use ctx.collect_events() for fan-in."
+                )
+            event_name, accepted = param.name, typing.cast(tuple[type[Event], ...], members)
+            continue
+        if param.default is not inspect.Parameter.empty or param.kind in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+        ):
+            continue
+        if param.name == "ctx" and annotation is inspect.Parameter.empty:
+            context_parameter = param.name
+            continue
+        raise WorkflowValidationError(
+            f"Step '{name}' has a parameter '{param.name}' that flowkit cannot fill: "
+            "a step takes one event parameter (annotated with an Event class) and "
+            "optionally a 'ctx: Context' parameter."
+        )
+    if event_name is None:
+        raise WorkflowValidationError(
+            "Step signature must have at least one parameter annotated as type Event. "
+            f"Annotate the event parameter of step '{name}', as in 'ev: StartEvent'."
+        )
+    if "return" not in hints:
+        raise WorkflowValidationError(
+            "Return types of workflows step functions must be annotated with their type. "
+            f"Annotate step '{name}', as in '-> StopEvent' or '-> MyEvent | None'."
+        )
+    returns = tuple(_NONE_TYPE if r is None else r for r in _union_members(hints["return"]))
+    for ret in returns:
+        if ret is not _NONE_TYPE and not _is_event_class(ret):
+            raise WorkflowValidationError(
+                f"Step '{name}' is annotated to return {ret!r}, which is not an Event. "
+                "A step returns an Event, or None to emit nothing."
+            )
+    return StepConfig(
+        accepted_events=accepted,
+        event_name=event_name,
+        return_types=returns,
+        context_parameter=context_parameter,
+        context_state_type=context_state_type,
+        num_workers=num_workers,
+        retry_policy=retry_policy,
+        accept_event_subclasses=accept_event_subclasses,
+    )

@@ -1,0 +1,110 @@
+"""RunState: everything a run is, and so everything a snapshot holds.
+
+Each event routed to a step becomes a ``Delivery`` with a run-unique id. At every
+await point a delivery is in exactly one place: queued for its step, in progress in
+a worker, buffered by ``collect_events``, or gone (consumed). The engine moves a
+delivery between places only in synchronous code, so a snapshot taken between two
+awaits is always consistent.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import attrs
+
+from ..events import Event
+
+
+@attrs.define(eq=False)
+class Delivery:
+    """One event on its way to (or inside) one step.
+
+    ``claimed_by`` is set on a delivery buffered by ``collect_events`` once the
+    delivery with that id completed a batch with it; the claim is released when that
+    step execution ends, so a re-run (a retry, or a restore) gets the same batch.
+    """
+
+    id: int
+    step: str
+    event: Event
+    attempts: int = 0
+    claimed_by: int | None = None
+
+
+@attrs.define(eq=False)
+class Waiter:
+    """A ``ctx.wait_for_event`` call that has not returned yet.
+
+    ``key`` identifies the call across a restore: the step re-runs from its top and
+    asks again with the same key, and gets ``resolved`` if the answer came meanwhile.
+    """
+
+    key: str
+    step: str
+    delivery_id: int
+    event_type: type[Event]
+    requirements: dict[str, Any]
+    waiter_event: Event | None = None
+    resolved: Event | None = None
+
+    def matches(self, event: Event) -> bool:
+        """Whether ``event`` answers this waiter."""
+        if type(event) is not self.event_type:
+            return False
+        return all(
+            event.get(name, _MISSING) == value for name, value in self.requirements.items()
+        )
+
+
+_MISSING = object()
+
+
+@attrs.define(eq=False)
+class RunState:
+    """The whole state of one run: the store, the deliveries, the waiters and the stream."""
+
+    run_id: str
+    store: Any
+    queued: dict[str, deque[Delivery]] = attrs.Factory(dict)
+    in_progress: dict[int, Delivery] = attrs.Factory(dict)
+    collected: dict[str, list[Delivery]] = attrs.Factory(dict)
+    waiters: dict[str, Waiter] = attrs.Factory(dict)
+    stream: deque[Event] = attrs.Factory(deque)
+    next_id: int = 1
+    elapsed: float = 0.0
+    started: bool = False
+    finished: bool = False
+
+    def new_delivery(self, step: str, event: Event) -> Delivery:
+        """Create a delivery of ``event`` to ``step`` with a fresh id (not yet queued)."""
+        delivery = Delivery(self.next_id, step, event)
+        self.next_id += 1
+        return delivery
+
+    def queue_of(self, step: str) -> deque[Delivery]:
+        """The queue of ``step``, created on first use."""
+        queue = self.queued.get(step)
+        if queue is None:
+            queue = self.queued[step] = deque()
+        return queue
+
+    def take(self, delivery: Delivery) -> None:
+        """Move ``delivery`` from its step's queue to in progress."""
+        queue = self.queued[delivery.step]
+        if queue[0] is delivery:
+            queue.popleft()
+        else:  # several workers woke in another order than they were handed deliveries
+            for index, queued in enumerate(queue):
+                if queued is delivery:
+                    del queue[index]
+                    break
+        self.in_progress[delivery.id] = delivery
+
+    def is_idle(self) -> bool:
+        """No delivery queued and none in progress outside a wait_for_event."""
+        if any(self.queued.values()):
+            return False
+        waiting = {w.delivery_id for w in self.waiters.values() if w.resolved is None}
+        return all(d in waiting for d in self.in_progress)

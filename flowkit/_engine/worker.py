@@ -1,0 +1,145 @@
+"""One step worker: take a delivery from the step's stream, call the step, retry, route the result."""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import anyio
+import attrs
+
+from ..errors import WorkflowRuntimeError
+from ..events import Event, StepFailedEvent, StepState, StepStateChanged
+from .state import Delivery
+
+if TYPE_CHECKING:
+    from .run import Run, StepRuntime
+
+
+@attrs.define(eq=False)
+class Execution:
+    """The step execution the current task is running, for ``ctx`` calls made inside it."""
+
+    run: Run
+    delivery: Delivery
+    first_attempt_at: float
+    waits: int = 0
+    last_error: Exception | None = None
+    last_failed_at: datetime | None = None
+
+
+current_execution: ContextVar[Execution | None] = ContextVar("flowkit_execution", default=None)
+
+
+async def work(run: Run, step: StepRuntime) -> None:
+    """Take deliveries for ``step`` until told to stop (a None) or cancelled."""
+    receive = step.receive
+    stream = run.stream
+    while True:
+        try:
+            delivery = receive.receive_nowait()
+        except anyio.WouldBlock:
+            step.idle += 1
+            delivery = await receive.receive()
+        if delivery is None:
+            return
+        run.state.take(delivery)
+        await execute(run, step, delivery)
+        if stream.must_wait():
+            await stream.wait_for_reader()
+
+
+async def execute(run: Run, step: StepRuntime, delivery: Delivery) -> None:
+    """Run one delivery through ``step``, retrying as its policy says, and route the result."""
+    execution = Execution(run, delivery, time.monotonic())
+    token = current_execution.set(execution)
+    try:
+        result = await _call_with_retries(run, step, delivery, execution)
+    finally:
+        current_execution.reset(token)
+    if result is _FAILED:
+        return
+    if run.verbose:
+        produced = type(result).__name__ if result is not None else "None"
+        print(f"Step {step.name} produced event {produced}")
+    if result is not None:
+        run.route(result)
+    run.waiters.release_claims(delivery)
+    del run.state.in_progress[delivery.id]
+    if run.expose_internal:
+        run.write_internal(
+            StepStateChanged(
+                name=step.name,
+                step_state=StepState.NOT_RUNNING,
+                worker_id=str(delivery.id),
+                input_event_name=type(delivery.event).__name__,
+                output_event_name=type(result).__name__ if result is not None else None,
+            )
+        )
+    run.step_done(step)
+
+
+_FAILED = object()
+
+
+async def _call_with_retries(
+    run: Run, step: StepRuntime, delivery: Delivery, execution: Execution
+) -> object:
+    while True:
+        delivery.attempts += 1
+        if run.verbose:
+            print(f"Running step {step.name}")
+        if run.expose_internal:
+            run.write_internal(
+                StepStateChanged(
+                    name=step.name,
+                    step_state=StepState.RUNNING,
+                    worker_id=str(delivery.id),
+                    input_event_name=type(delivery.event).__name__,
+                )
+            )
+        try:
+            result = await step.call(delivery.event)
+            if result is None or isinstance(result, Event):
+                return result
+            raise WorkflowRuntimeError(
+                f"Step function {step.name} returned {type(result).__name__} instead of an "
+                "Event instance. Return an Event, or None to emit nothing."
+            )
+        except Exception as exc:
+            elapsed = time.monotonic() - execution.first_attempt_at
+            policy = step.retry_policy
+            delay = None
+            if policy is not None and not isinstance(exc, WorkflowRuntimeError):
+                delay = policy.next(elapsed, delivery.attempts, exc)
+            if delay is None:
+                _give_up(run, step, delivery, exc, elapsed)
+                return _FAILED
+            execution.last_error = exc
+            execution.last_failed_at = datetime.now(timezone.utc)
+            if run.verbose:
+                print(f"Step {step.name} failed, retrying in {delay} seconds")
+            await anyio.sleep(delay)
+
+
+def _give_up(run: Run, step: StepRuntime, delivery: Delivery, exc: Exception, elapsed: float) -> None:
+    """The step failed for good: hand it to a @catch_error handler, or end the run."""
+    handler = run.catch_error(step.name)
+    recoveries = run.recoveries.get(step.name, 0)
+    if handler is not None and recoveries < run.steps[handler].config.catch_error_max_recoveries:
+        run.recoveries[step.name] = recoveries + 1
+        failed = StepFailedEvent(
+            step_name=step.name,
+            input_event=delivery.event,
+            exception=exc,
+            attempts=delivery.attempts,
+            elapsed_seconds=elapsed,
+            failed_at=datetime.now(timezone.utc),
+        )
+        run.deliver(run.steps[handler], failed)
+        del run.state.in_progress[delivery.id]
+        run.step_done(step)
+        return
+    run.fail(step.name, exc, delivery.attempts, elapsed)

@@ -1,0 +1,198 @@
+"""Context: the user's view of one run (its store, events in and out, snapshots)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from .._engine.state import RunState
+from .._engine.worker import current_execution
+from ..errors import ContextStateError
+from ..events import Event
+from ..retry_policy import RetryInfo
+from .serializers import BaseSerializer
+from .state_store import MODEL_T, DictState, InMemoryStateStore
+
+if TYPE_CHECKING:
+    from .._engine.run import Run
+    from ..workflow import Workflow
+
+__all__ = ["Context"]
+
+EventT = TypeVar("EventT", bound=Event)
+
+
+class Context(Generic[MODEL_T]):
+    """The context of one run: its store, the events it receives and streams, its snapshot.
+
+    Steps get it by declaring a ``ctx: Context`` parameter (``Context[MyState]`` for a
+    typed store); callers reach it as ``handler.ctx``. A context can be frozen with
+    :meth:`to_dict` at any moment and restored with :meth:`from_dict`, then resumed
+    with ``workflow.run(ctx=...)``.
+
+    Args:
+        workflow: The workflow whose runs this context belongs to.
+    """
+
+    # Lets the engine recognise a Context annotation without importing this module.
+    _flowkit_context_marker = True
+
+    def __init__(self, workflow: Workflow) -> None:
+        self._workflow = workflow
+        self._state = RunState(run_id=str(uuid.uuid4()), store=workflow._initial_store())
+        self._run: Run | None = None
+        self._store: InMemoryStateStore[MODEL_T] = InMemoryStateStore(self._state)
+
+    @classmethod
+    def _restored(cls, workflow: Workflow, state: RunState) -> Context[Any]:
+        ctx: Context[Any] = cls.__new__(cls)
+        ctx._workflow = workflow
+        ctx._state = state
+        ctx._run = None
+        ctx._store = InMemoryStateStore(state)
+        return ctx
+
+    @property
+    def store(self) -> InMemoryStateStore[MODEL_T]:
+        """The run's key/value store, kept in snapshots."""
+        return self._store
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the run started and has not finished (a cancelled run can be resumed)."""
+        return self._state.started and not self._state.finished
+
+    def _live_run(self, method: str) -> Run:
+        run = self._run
+        if run is None:
+            raise ContextStateError(
+                f"ctx.{method}() needs a running workflow: this context has no run. "
+                "Start one with workflow.run(ctx=ctx), then use handler.ctx."
+            )
+        return run
+
+    def send_event(self, message: Event, step: str | None = None) -> None:
+        """Send an event into the run, to the steps that accept it (or to ``step`` only).
+
+        Callable from steps and from the caller (``handler.ctx.send_event``); it never
+        blocks. An event that answers a ``wait_for_event`` goes to that waiter.
+
+        Raises:
+            WorkflowRuntimeError: ``message`` is not an Event, ``step`` does not accept
+                it, or the run has ended.
+            WorkflowStepDoesNotExistError: ``step`` names no step of the workflow.
+            ContextStateError: The context has no run.
+        """
+        self._live_run("send_event").send_event(message, step)
+
+    def write_event_to_stream(self, ev: Event | None) -> None:
+        """Write ``ev`` to the run's event stream (``handler.stream_events()``); None is ignored.
+
+        Raises:
+            ContextStateError: The context has no run.
+        """
+        if ev is not None:
+            self._live_run("write_event_to_stream").stream.write(ev)
+
+    def collect_events(
+        self, ev: Event, expected: Sequence[type[Event]], buffer_id: str | None = None
+    ) -> list[Event] | None:
+        """Buffer ``ev`` until one event of each ``expected`` type has arrived (fan-in).
+
+        Returns:
+            The events in the order of ``expected`` once all arrived, else None (the
+            step should then return None).
+
+        Raises:
+            ContextStateError: Called outside a step.
+        """
+        return self._live_run("collect_events").waiters.collect_events(ev, expected, buffer_id)
+
+    async def wait_for_event(
+        self,
+        event_type: type[EventT],
+        waiter_event: Event | None = None,
+        waiter_id: str | None = None,
+        requirements: dict[str, Any] | None = None,
+        timeout: float | None = 2000,
+    ) -> EventT:
+        """Pause the calling step until an event of ``event_type`` arrives, and return it.
+
+        ``waiter_event`` (typically an InputRequiredEvent) is written to the stream when
+        the wait begins. Only an event whose fields equal ``requirements`` answers. In a
+        live run the step really waits and continues after the ``await``; after a
+        restore from a snapshot, the step runs again from its top (its earlier side
+        effects repeat) and this call returns the answer at once if it already came.
+
+        Raises:
+            TimeoutError: No matching event came within ``timeout`` seconds.
+            ContextStateError: Called outside a step.
+        """
+        run = self._live_run("wait_for_event")
+        return await run.waiters.wait_for_event(
+            event_type, waiter_event, waiter_id, requirements, timeout
+        )
+
+    def retry_info(self) -> RetryInfo:
+        """The retry state of the calling step: attempt number and the last failure.
+
+        Raises:
+            ContextStateError: Called outside a step.
+        """
+        execution = current_execution.get()
+        if execution is None:
+            raise ContextStateError("ctx.retry_info() can only be called from inside a step.")
+        return RetryInfo(
+            retry_number=execution.delivery.attempts - 1,
+            elapsed_seconds=time.monotonic() - execution.first_attempt_at,
+            last_exception=execution.last_error,
+            last_failed_at=execution.last_failed_at,
+        )
+
+    async def running_steps(self) -> list[str]:
+        """The names of the steps running an event now."""
+        return sorted({d.step for d in self._state.in_progress.values()})
+
+    @overload
+    def to_dict(self) -> dict[str, Any]: ...
+    @overload
+    def to_dict(self, serializer: BaseSerializer | None) -> dict[str, Any]: ...
+
+    def to_dict(self, serializer: BaseSerializer | None = None) -> dict[str, Any]:
+        """Freeze the whole run into plain JSON-safe data; the run goes on undisturbed.
+
+        The dict holds the store, every queued event, every event a step was running
+        (run again on resume: at-least-once), collect buffers, waiters and unread
+        stream events. ``json.dumps`` needs no custom encoder.
+
+        Args:
+            serializer: Overrides the workflow's serializer for values typed ``Any``.
+
+        Raises:
+            ContextSerdeError: A stored value has a type that cannot be made JSON.
+        """
+        return self._workflow._freeze(self._state, serializer)
+
+    @classmethod
+    def from_dict(
+        cls,
+        workflow: Workflow,
+        data: dict[str, Any],
+        serializer: BaseSerializer | None = None,
+    ) -> Context[Any]:
+        """Restore a context frozen with :meth:`to_dict`; resume it with ``workflow.run(ctx=...)``.
+
+        Nothing is imported and no step runs: classes come from the workflow's
+        registry (its steps' event types and the serializer's registered types).
+
+        Raises:
+            ContextSerdeError: ``data`` is not a valid snapshot of this workflow: an
+                unknown type tag, a missing or wrong-typed field, another workflow's or
+                another version's snapshot. The message says what and where.
+        """
+        state = workflow._thaw(data, serializer)
+        if isinstance(state.store, dict) and not isinstance(state.store, DictState):
+            state.store = DictState(state.store)
+        return cls._restored(workflow, state)

@@ -1,0 +1,184 @@
+"""``@step`` and ``@catch_error``: record a StepConfig on a function; no engine logic."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+import attrs
+
+from ._engine.signature import StepConfig, StepFunction, read_step_signature
+from .errors import WorkflowValidationError
+from .events import StepFailedEvent
+if TYPE_CHECKING:
+    from .retry_policy import RetryPolicy
+    from .workflow import Workflow
+
+__all__ = ["StepConfig", "StepFunction", "catch_error", "step"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_STEP_CONFIG = "_step_config"
+
+
+def _is_free_function(qualname: str) -> bool:
+    # "func" or "outer.<locals>.func" is free; "Class.method" is a method.
+    parts = qualname.split(".")
+    return len(parts) == 1 or parts[-2] == "<locals>"
+
+
+def _caller_namespace(depth: int) -> dict[str, Any]:
+    """Locals of the frames around a class body, so annotations naming local classes resolve."""
+    namespace: dict[str, Any] = {}
+    frame = sys._getframe(depth)
+    for _ in range(2):
+        if frame is None:
+            break
+        namespace = {**frame.f_locals, **namespace}
+        frame = frame.f_back
+    return namespace
+
+
+def _check_num_workers(func: Callable[..., Any], num_workers: object) -> int:
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+        raise WorkflowValidationError(
+            f"num_workers must be an integer greater than 0. "
+            f"@step(num_workers={num_workers!r}) on '{func.__name__}': pass an int >= 1."
+        )
+    return num_workers
+
+
+def _attach(
+    func: F,
+    config: StepConfig,
+    workflow: type[Workflow] | None,
+) -> F:
+    setattr(func, _STEP_CONFIG, config)
+    if _is_free_function(func.__qualname__):
+        if workflow is None:
+            raise WorkflowValidationError(
+                f"To decorate {func.__name__} please pass a workflow class to the @step "
+                f"decorator: @step(workflow=MyWorkflow)."
+            )
+        workflow.add_step(func)
+    return func
+
+
+@overload
+def step(func: F, /) -> F: ...
+
+
+@overload
+def step(
+    *,
+    workflow: type[Workflow] | None = None,
+    num_workers: int = 4,
+    retry_policy: RetryPolicy | None = None,
+    accept_event_subclasses: bool = False,
+) -> Callable[[F], F]: ...
+
+
+def step(
+    func: F | None = None,
+    /,
+    *,
+    workflow: type[Workflow] | None = None,
+    num_workers: int = 4,
+    retry_policy: RetryPolicy | None = None,
+    accept_event_subclasses: bool = False,
+) -> F | Callable[[F], F]:
+    """Mark an async method (or a free function) as a workflow step.
+
+    The step receives the events its event parameter's annotation names (a union
+    accepts several) and emits the events its return annotation names. A parameter
+    annotated ``Context`` receives the run's context.
+
+    Args:
+        func: The step function, when used as a bare ``@step``.
+        workflow: The workflow class a free function is added to.
+        num_workers: How many executions of this step may run at once.
+        retry_policy: Decides whether, and after how long, a failing step runs again.
+        accept_event_subclasses: Also receive subclasses of the accepted event types.
+
+    Returns:
+        The function itself, with its StepConfig recorded on it.
+
+    Raises:
+        WorkflowValidationError: The signature is invalid, ``num_workers`` is not an
+            int >= 1, or a free function is given without ``workflow=``.
+    """
+    namespace = _caller_namespace(2)
+
+    def decorator(inner: F) -> F:
+        config = read_step_signature(
+            inner,
+            num_workers=_check_num_workers(inner, num_workers),
+            retry_policy=retry_policy,
+            accept_event_subclasses=accept_event_subclasses,
+            localns=namespace,
+        )
+        return _attach(inner, config, workflow)
+
+    return decorator(func) if func is not None else decorator
+
+
+@overload
+def catch_error(func: F, /) -> F: ...
+
+
+@overload
+def catch_error(
+    *, for_steps: list[str] | None = None, max_recoveries: int = 1
+) -> Callable[[F], F]: ...
+
+
+def catch_error(
+    func: F | None = None,
+    /,
+    *,
+    for_steps: list[str] | None = None,
+    max_recoveries: int = 1,
+) -> F | Callable[[F], F]:
+    """Mark a step that handles the permanent failure of other steps.
+
+    The handler accepts a :class:`~flowkit.events.StepFailedEvent` and returns an
+    event (a StopEvent ends the run successfully). If it raises, the run fails with
+    that exception. A handler with ``for_steps`` covers those steps; one without
+    covers every step no scoped handler covers.
+
+    Args:
+        func: The handler, when used as a bare ``@catch_error``.
+        for_steps: The names of the steps it covers; None for all others.
+        max_recoveries: How many failures of one step it handles before the run fails.
+
+    Raises:
+        WorkflowValidationError: The handler does not accept StepFailedEvent, or
+            ``max_recoveries`` is not an int >= 1.
+    """
+    namespace = _caller_namespace(2)
+    if isinstance(max_recoveries, bool) or not isinstance(max_recoveries, int) or max_recoveries < 1:
+        raise WorkflowValidationError(
+            f"@catch_error(max_recoveries={max_recoveries!r}): max_recoveries must be an int >= 1."
+        )
+
+    def decorator(inner: F) -> F:
+        config = read_step_signature(
+            inner, num_workers=1, retry_policy=None, accept_event_subclasses=False,
+            localns=namespace,
+        )
+        if config.accepted_events != (StepFailedEvent,):
+            raise WorkflowValidationError(
+                f"@catch_error handler '{inner.__name__}' must accept StepFailedEvent, "
+                f"as in 'ev: StepFailedEvent'."
+            )
+        scoped = tuple(for_steps) if for_steps is not None else None
+        config = attrs.evolve(
+            config,
+            catch_error_for_steps=scoped,
+            catch_error_max_recoveries=max_recoveries,
+            is_catch_error=True,
+        )
+        return _attach(inner, config, None)
+
+    return decorator(func) if func is not None else decorator

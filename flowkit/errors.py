@@ -1,0 +1,94 @@
+"""Exceptions raised by flowkit.
+
+Every exception flowkit raises on purpose derives from :class:`FlowkitError`, so
+``except FlowkitError`` catches them all. The names are llama-index-workflows'
+names, so code that catches them keeps working after switching imports::
+
+    FlowkitError
+    ├── WorkflowValidationError          the workflow or a step signature is invalid
+    │   └── WorkflowConfigurationError   no StartEvent consumer, no StopEvent producer, ...
+    ├── WorkflowRuntimeError             an error while routing events or running steps
+    │   └── WorkflowStepDoesNotExistError  an event addressed to a step that does not exist
+    ├── WorkflowTimeoutError             the run exceeded the workflow's timeout
+    ├── WorkflowCancelledByUser          the run was cancelled with ``handler.cancel_run()``
+    ├── ContextStateError                a Context method was called in the wrong state
+    └── ContextSerdeError                a snapshot could not be made or restored
+
+A step's own exception is never wrapped: awaiting the handler of a failed run
+raises the exception the step raised.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ContextSerdeError",
+    "ContextStateError",
+    "FlowkitError",
+    "WorkflowCancelledByUser",
+    "WorkflowConfigurationError",
+    "WorkflowRuntimeError",
+    "WorkflowStepDoesNotExistError",
+    "WorkflowTimeoutError",
+    "WorkflowValidationError",
+]
+
+
+class FlowkitError(Exception):
+    """Base class of every exception flowkit raises on purpose."""
+
+
+class WorkflowValidationError(FlowkitError):
+    """The workflow's steps or their signatures are invalid; raised before a run starts."""
+
+
+class WorkflowConfigurationError(WorkflowValidationError):
+    """The workflow as a whole is misconfigured (no entry or exit step, two start events)."""
+
+
+class WorkflowRuntimeError(FlowkitError):
+    """An error while routing events or running steps, other than a step's own exception."""
+
+
+class WorkflowStepDoesNotExistError(WorkflowRuntimeError):
+    """An event was addressed to a step name the workflow does not have."""
+
+
+class WorkflowTimeoutError(FlowkitError):
+    """The run exceeded the workflow's ``timeout``.
+
+    Attributes:
+        timeout: The timeout in seconds that was exceeded.
+        active_steps: The names of the steps that were still running.
+    """
+
+    def __init__(self, timeout: float, active_steps: list[str]) -> None:
+        self.timeout = timeout
+        self.active_steps = active_steps
+        steps = ", ".join(active_steps) if active_steps else "none"
+        super().__init__(
+            f"Operation timed out after {timeout} seconds. Currently active steps: {steps}. "
+            "Pass a larger timeout to the Workflow, or timeout=None to wait without limit."
+        )
+
+    def __reduce__(self) -> tuple[type[WorkflowTimeoutError], tuple[float, list[str]]]:
+        return (type(self), (self.timeout, self.active_steps))
+
+
+class WorkflowCancelledByUser(FlowkitError):
+    """The run was cancelled with ``handler.cancel_run()`` or by the task group that owns it."""
+
+
+class ContextStateError(FlowkitError):
+    """A Context method was called in a state that does not allow it."""
+
+
+class ContextSerdeError(FlowkitError):
+    """A context could not be frozen to a dict, or a dict could not be restored.
+
+    Attributes:
+        path: Where in the snapshot the problem is, as ``$.queued[3].event``, or None.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

@@ -1,0 +1,324 @@
+"""Events: the typed messages that steps receive and return.
+
+Every event is an attrs class. Subclasses declare their fields as plain annotations
+and become attrs classes on their own, without a decorator::
+
+    class Progress(Event):
+        pct: float
+        note: str = ""
+
+Besides declared fields, an event accepts extra keyword arguments and keeps them in a
+dict, readable as attributes and with mapping access (``ev.topic``, ``ev["topic"]``,
+``ev.get("topic", default)``), as llama-index-workflows' events do. ``StartEvent``
+carries the keyword arguments of ``workflow.run(**kwargs)`` that way.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import ItemsView, Iterator, KeysView, ValuesView
+from datetime import datetime
+from enum import Enum
+from typing import Any, ClassVar, TypeAlias
+
+import attrs
+
+__all__ = [
+    "Event",
+    "EventType",
+    "HumanResponseEvent",
+    "InputRequiredEvent",
+    "InternalDispatchEvent",
+    "StartEvent",
+    "StepFailedEvent",
+    "StepState",
+    "StepStateChanged",
+    "StopEvent",
+    "UnhandledEvent",
+    "UnreconstructedException",
+    "WorkflowCancelledEvent",
+    "WorkflowFailedEvent",
+    "WorkflowIdleEvent",
+    "WorkflowTimedOutEvent",
+]
+
+_MUTABLE_DEFAULTS = (list, dict, set)
+
+
+def _make_attrs_class(cls: type[Event]) -> None:
+    """Turn ``cls`` into an attrs class in place, keeping Event's own ``__init__``."""
+    own_annotations = cls.__dict__.get("__annotations__", {})
+    for name in own_annotations:
+        default = cls.__dict__.get(name)
+        # A list/dict/set default would be shared by every instance; give each its own.
+        if isinstance(default, _MUTABLE_DEFAULTS):
+            setattr(cls, name, attrs.Factory(functools.partial(copy.copy, default)))
+    attrs.define(cls, slots=False, kw_only=True, init=False, repr=False, eq=True, hash=False)
+    # "_data" is accepted too, so that a converter can rebuild the extra fields.
+    cls._field_names = frozenset(field.alias for field in attrs.fields(cls))
+
+
+class Event:
+    """Base class of every workflow event.
+
+    Declared fields are attrs fields; extra keyword arguments are kept in a dict and
+    readable as attributes or by key.
+
+    Examples:
+        >>> class Greeting(Event):
+        ...     name: str
+        >>> ev = Greeting(name="Ada", mood="cheerful")
+        >>> ev.name, ev.mood, ev["mood"], ev.get("missing", 0)
+        ('Ada', 'cheerful', 'cheerful', 0)
+    """
+
+    _field_names: ClassVar[frozenset[str]]
+    _data: dict[str, Any] = attrs.field(factory=dict, alias="_data")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _make_attrs_class(cls)
+
+    def __init__(self, **params: Any) -> None:
+        """Create the event from declared fields and extra keyword fields.
+
+        Raises:
+            TypeError: A declared field without a default is missing.
+        """
+        names = self._field_names
+        try:
+            if params.keys() <= names:
+                self.__attrs_init__(**params)
+                return
+            fields = {k: v for k, v in params.items() if k in names}
+            extras = {k: v for k, v in params.items() if k not in names}
+            self.__attrs_init__(_data=extras, **fields)
+        except TypeError as exc:
+            # attrs names its generated method; users called the class.
+            raise TypeError(str(exc).replace(".__attrs_init__()", "()")) from None
+
+    def __attrs_init__(self, **params: Any) -> None:  # replaced by attrs on every subclass
+        self._data = params.get("_data", {})
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: fall back to the extra fields.
+        data = self.__dict__.get("_data")
+        if data is not None and name in data:
+            return data[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the extra field ``key`` (or a declared field of that name), else ``default``."""
+        if key in self._data:
+            return self._data[key]
+        if key in self._field_names and key != "_data":
+            return getattr(self, key)
+        return default
+
+    def keys(self) -> KeysView[str]:
+        """The names of the extra fields."""
+        return self._data.keys()
+
+    def values(self) -> ValuesView[Any]:
+        """The values of the extra fields."""
+        return self._data.values()
+
+    def items(self) -> ItemsView[str, Any]:
+        """The extra fields as (name, value) pairs."""
+        return self._data.items()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def to_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The extra fields as a dict (llama-index-workflows' ``DictLikeModel.to_dict``)."""
+        return self._data
+
+    def __repr__(self) -> str:
+        parts = [
+            f"{field.name}={getattr(self, field.name)!r}"
+            for field in attrs.fields(type(self))
+            if field.name != "_data" and field.repr
+        ]
+        parts.extend(f"{k}={v!r}" for k, v in self._data.items())
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+_make_attrs_class(Event)
+
+EventType: TypeAlias = type[Event]
+
+
+class StartEvent(Event):
+    """The event a run starts with; ``workflow.run(**kwargs)`` passes ``kwargs`` as its fields.
+
+    Subclass it with typed fields to give a workflow a typed entry point.
+    """
+
+
+class StopEvent(Event):
+    """The event that ends a run; ``result`` is what ``await handler`` returns.
+
+    A workflow that returns a subclass of StopEvent gets the event itself from
+    ``await handler`` instead of its ``result``.
+    """
+
+    result: Any = None
+
+    def __init__(self, result: Any = None, **kwargs: Any) -> None:
+        super().__init__(result=result, **kwargs)
+
+    def _get_result(self) -> Any:
+        """The run's result; a subclass may override it."""
+        return self.result
+
+    def __str__(self) -> str:
+        return str(self.result)
+
+
+class UnreconstructedException(Exception):
+    """Stands in for an exception restored from a snapshot whose type flowkit would not import.
+
+    Attributes:
+        original_type: The qualified name of the exception's original type.
+    """
+
+    def __init__(self, message: str, *, original_type: str | None = None) -> None:
+        super().__init__(message)
+        self.original_type = original_type
+
+    def __repr__(self) -> str:
+        return f"UnreconstructedException(original_type={self.original_type!r}, {self.args[0]!r})"
+
+
+class WorkflowTimedOutEvent(StopEvent):
+    """The last event of a run that exceeded its timeout.
+
+    Attributes:
+        timeout: The timeout in seconds.
+        active_steps: The steps still running when the timeout fired.
+    """
+
+    timeout: float
+    active_steps: list[str]
+
+
+class WorkflowCancelledEvent(StopEvent):
+    """The last event of a run cancelled with ``handler.cancel_run()``."""
+
+
+class WorkflowFailedEvent(StopEvent):
+    """The last event of a run whose step failed for good (after its retries).
+
+    Attributes:
+        step_name: The step that failed.
+        exception: The exception it raised.
+        attempts: How many times the step ran, or None if flowkit itself ended the run.
+        elapsed_seconds: Seconds from the first attempt to the last failure, or None.
+    """
+
+    step_name: str
+    exception: Exception
+    attempts: int | None = None
+    elapsed_seconds: float | None = None
+
+
+class StepFailedEvent(Event):
+    """Delivered to a ``@catch_error`` handler when a step has failed for good.
+
+    Attributes:
+        step_name: The step that failed.
+        input_event: The event the step was running on.
+        exception: The exception it raised.
+        attempts: How many times the step ran.
+        elapsed_seconds: Seconds from the first attempt to the last failure.
+        failed_at: When the last attempt failed (UTC).
+    """
+
+    step_name: str
+    input_event: Event
+    exception: Exception
+    attempts: int
+    elapsed_seconds: float
+    failed_at: datetime
+
+
+class InputRequiredEvent(Event):
+    """A step needs input from a human; returned by a step, it is written to the stream.
+
+    It needs no consumer step to pass validation. Answer it with a
+    :class:`HumanResponseEvent`. Subclass it to add a payload.
+    """
+
+
+class HumanResponseEvent(Event):
+    """A human's answer to an :class:`InputRequiredEvent`, sent with ``ctx.send_event``.
+
+    A step may accept it without any step producing it. Subclass it to add a payload.
+    """
+
+
+class InternalDispatchEvent(Event):
+    """Base of the events flowkit streams only with ``stream_events(expose_internal=True)``."""
+
+
+class WorkflowIdleEvent(InternalDispatchEvent):
+    """The run has nothing to do until an event arrives from outside."""
+
+
+class UnhandledEvent(InternalDispatchEvent):
+    """An event sent into the run was accepted by no step and no waiter, and was dropped.
+
+    Attributes:
+        event_type: The class name of the dropped event.
+        qualified_name: Its module-qualified class name.
+        step_name: The step it was addressed to, if any.
+        idle: Whether the run was idle after dropping it.
+    """
+
+    event_type: str
+    qualified_name: str
+    step_name: str | None = None
+    idle: bool = False
+
+
+class StepState(Enum):
+    """What a step is doing, as reported by :class:`StepStateChanged`."""
+
+    PREPARING = "preparing"
+    RUNNING = "running"
+    NOT_RUNNING = "not_running"
+
+
+class StepStateChanged(InternalDispatchEvent):
+    """A step started or finished running an event.
+
+    Attributes:
+        name: The step's name.
+        step_state: RUNNING when it starts, NOT_RUNNING when it ends.
+        worker_id: The worker running it.
+        input_event_name: The class name of the event it runs on.
+        output_event_name: The class name of the event it returned, if any.
+    """
+
+    name: str
+    step_state: StepState
+    worker_id: str
+    input_event_name: str
+    output_event_name: str | None = None
