@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
@@ -11,6 +12,7 @@ import attrs
 from ._engine.signature import StepConfig, StepFunction, read_step_signature
 from .errors import WorkflowValidationError
 from .events import StepFailedEvent
+
 if TYPE_CHECKING:
     from .retry_policy import RetryPolicy
     from .workflow import Workflow
@@ -31,7 +33,7 @@ def _is_free_function(qualname: str) -> bool:
 def _caller_namespace(depth: int) -> dict[str, Any]:
     """Locals of the frames around a class body, so annotations naming local classes resolve."""
     namespace: dict[str, Any] = {}
-    frame = sys._getframe(depth)
+    frame: FrameType | None = sys._getframe(depth)
     for _ in range(2):
         if frame is None:
             break
@@ -157,14 +159,21 @@ def catch_error(
             ``max_recoveries`` is not an int >= 1.
     """
     namespace = _caller_namespace(2)
-    if isinstance(max_recoveries, bool) or not isinstance(max_recoveries, int) or max_recoveries < 1:
+    if (
+        isinstance(max_recoveries, bool)
+        or not isinstance(max_recoveries, int)
+        or max_recoveries < 1
+    ):
         raise WorkflowValidationError(
             f"@catch_error(max_recoveries={max_recoveries!r}): max_recoveries must be an int >= 1."
         )
 
     def decorator(inner: F) -> F:
         config = read_step_signature(
-            inner, num_workers=1, retry_policy=None, accept_event_subclasses=False,
+            inner,
+            num_workers=1,
+            retry_policy=None,
+            accept_event_subclasses=False,
             localns=namespace,
         )
         if config.accepted_events != (StepFailedEvent,):

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from datetime import datetime
 from enum import Enum
-from typing import Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import attrs
 
@@ -48,7 +49,7 @@ _MUTABLE_DEFAULTS = (list, dict, set)
 
 def _make_attrs_class(cls: type[Event]) -> None:
     """Turn ``cls`` into an attrs class in place, keeping Event's own ``__init__``."""
-    own_annotations = cls.__dict__.get("__annotations__", {})
+    own_annotations = inspect.get_annotations(cls)
     for name in own_annotations:
         default = cls.__dict__.get(name)
         # A list/dict/set default would be shared by every instance; give each its own.
@@ -73,6 +74,8 @@ class Event:
         ('Ada', 'cheerful', 'cheerful', 0)
     """
 
+    if TYPE_CHECKING:  # set by attrs; declared so that type checkers see an attrs class
+        __attrs_attrs__: ClassVar[tuple[attrs.Attribute[Any], ...]]
     _field_names: ClassVar[frozenset[str]]
     _data: dict[str, Any] = attrs.field(factory=dict, alias="_data")
 

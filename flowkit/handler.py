@@ -45,9 +45,9 @@ class _EventIterator:
                     raise StopAsyncIteration from None
                 if isinstance(event, InternalDispatchEvent) and not self._expose_internal:
                     continue
-                if isinstance(event, StopEvent) and self._run.outcome is not None:
-                    if event is self._run.outcome.event:
-                        self._finish()
+                outcome = self._run.outcome
+                if outcome is not None and event is outcome.event:
+                    self._finish()
                 return event
         except BaseException:
             stream.reading = False

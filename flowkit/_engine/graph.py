@@ -108,7 +108,9 @@ def _check_connectivity(
     steps: Mapping[str, StepConfig], start: type[StartEvent], graph: StepGraph
 ) -> None:
     stop_consumers = [
-        name for name, c in steps.items() if any(issubclass(t, StopEvent) for t in c.accepted_events)
+        name
+        for name, c in steps.items()
+        if any(issubclass(t, StopEvent) for t in c.accepted_events)
     ]
     if stop_consumers:
         plural = "" if len(stop_consumers) == 1 else "s"
@@ -117,13 +119,13 @@ def _check_connectivity(
             f"Step{plural} '{names}' cannot accept StopEvent. "
             "StopEvent signals the end of the workflow. Use a different Event type instead."
         )
-    produced: dict[type, list[str]] = {start: []}
+    produced: dict[type[Event], list[str]] = {start: []}
     for name, config in steps.items():
         for ret in config.return_types:
             if ret is not _NONE_TYPE:
                 produced.setdefault(ret, []).append(name)
 
-    never_produced: dict[type, list[str]] = {}
+    never_produced: dict[type[Event], list[str]] = {}
     for name, config in steps.items():
         for accepted in config.accepted_events:
             if issubclass(accepted, _BOUNDARY_IN):

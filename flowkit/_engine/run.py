@@ -39,6 +39,7 @@ from .waiters import Waiters
 if TYPE_CHECKING:
     from ..retry_policy import RetryPolicy
 
+
 @attrs.define(eq=False)
 class StepRuntime:
     """One step inside one run: its queue's memory object stream and its worker counts."""
@@ -223,7 +224,9 @@ class Run:
             f"running, no event is queued, and no step or waiter accepts events from outside."
             f"{last} Make the steps return an event on every path, ending with StopEvent."
         )
-        self.finish(Outcome(WorkflowFailedEvent(step_name=self._last_step or "", exception=error), error))
+        self.finish(
+            Outcome(WorkflowFailedEvent(step_name=self._last_step or "", exception=error), error)
+        )
 
     # -- ending --------------------------------------------------------------------
 
@@ -239,7 +242,9 @@ class Run:
         if self._task_group is not None:
             self._task_group.cancel_scope.cancel()
 
-    def fail(self, step: str, error: BaseException, attempts: int | None, elapsed: float | None) -> None:
+    def fail(
+        self, step: str, error: BaseException, attempts: int | None, elapsed: float | None
+    ) -> None:
         """End the run because ``step`` failed for good with ``error``."""
         event = WorkflowFailedEvent(
             step_name=step,
@@ -282,7 +287,7 @@ class Run:
             return
         state = self.state
         state.started = True
-        started_at = time.monotonic()
+        state.running_since = time.monotonic()
         remaining = math.inf if self.timeout is None else self.timeout - state.elapsed
         timed_out = False
         try:
@@ -308,7 +313,8 @@ class Run:
             error.__cause__ = exc
             self.fail("", error, None, None)
         finally:
-            state.elapsed += time.monotonic() - started_at
+            state.elapsed = state.elapsed_now(time.monotonic())
+            state.running_since = None
             self._task_group = None
             self._run_scope = None
             if self.outcome is None:
@@ -331,6 +337,8 @@ class Run:
             wanted = min(len(self.state.queued.get(step.name, ())), step.config.num_workers)
             for _ in range(wanted - step.alive):
                 step.alive += 1
-                self._task_group.start_soon(worker.work, self, step, name=f"flowkit step {step.name}")
+                self._task_group.start_soon(
+                    worker.work, self, step, name=f"flowkit step {step.name}"
+                )
         if self.pending == 0:
             self.on_idle()

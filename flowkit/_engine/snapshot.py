@@ -24,6 +24,7 @@ The format (version 1), one bullet per hook or field:
 from __future__ import annotations
 
 import builtins
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Union
@@ -35,10 +36,9 @@ from cattrs.strategies import configure_tagged_union
 from .. import errors as flowkit_errors
 from ..errors import ContextSerdeError
 from ..events import Event, UnreconstructedException
-from .registry import Registry, UnknownTagError
+from .registry import Registry
 from .state import Delivery, RunState, Waiter
 from .values import DECODERS, ENCODERS, ValueCodec
-
 
 FORMAT = "flowkit.context"
 VERSION = 1
@@ -119,8 +119,10 @@ def configure_converter(
     converter.register_unstructure_hook_func(lambda t: t is Exception, _unstructure_exception)
     converter.register_structure_hook_func(lambda t: t is Exception, _structure_exception)
 
-    union = Union[tuple(registry.events.values())]  # type: ignore[valid-type]  # built at run time
-    configure_tagged_union(union, converter, tag_name="type", tag_generator=registry.tags.__getitem__)
+    union = Union[tuple(registry.events.values())]  # type: ignore[valid-type]  # noqa: UP007  # built at run time
+    configure_tagged_union(
+        union, converter, tag_name="type", tag_generator=registry.tags.__getitem__
+    )
     union_structure = converter.get_structure_hook(union)
 
     def structure_event(data: Any, _: Any) -> Event:
@@ -174,7 +176,7 @@ def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[
         is_running=state.started and not state.finished,
         started=state.started,
         finished=state.finished,
-        elapsed=state.elapsed,
+        elapsed=state.elapsed_now(time.monotonic()),
         next_id=state.next_id,
         store=state.store,
         queued=[d for queue in state.queued.values() for d in queue],
@@ -242,9 +244,7 @@ def _check_header(data: Any, workflow: str) -> None:
         )
 
 
-def thaw(
-    data: Any, workflow: str, steps: set[str], converter: cattrs.Converter
-) -> RunState:
+def thaw(data: Any, workflow: str, steps: set[str], converter: cattrs.Converter) -> RunState:
     """The RunState a snapshot dict describes; nothing is imported or run.
 
     Raises:

@@ -53,9 +53,7 @@ class Waiter:
         """Whether ``event`` answers this waiter."""
         if type(event) is not self.event_type:
             return False
-        return all(
-            event.get(name, _MISSING) == value for name, value in self.requirements.items()
-        )
+        return all(event.get(name, _MISSING) == value for name, value in self.requirements.items())
 
 
 _MISSING = object()
@@ -76,6 +74,14 @@ class RunState:
     elapsed: float = 0.0
     started: bool = False
     finished: bool = False
+    # time.monotonic() when the current execution began; not part of a snapshot.
+    running_since: float | None = None
+
+    def elapsed_now(self, now: float) -> float:
+        """Seconds of the timeout used so far, counting the current execution."""
+        if self.running_since is None:
+            return self.elapsed
+        return self.elapsed + now - self.running_since
 
     def new_delivery(self, step: str, event: Event) -> Delivery:
         """Create a delivery of ``event`` to ``step`` with a fresh id (not yet queued)."""

@@ -84,7 +84,10 @@ class ValueCodec:
             if all(type(key) is str for key in value):
                 encoded = {key: self._encode_at(key, item) for key, item in value.items()}
                 return {TAG: "dict", "value": encoded} if TAG in value else encoded
-            return {TAG: "pairs", "value": [[self.encode(k), self.encode(v)] for k, v in value.items()]}
+            return {
+                TAG: "pairs",
+                "value": [[self.encode(k), self.encode(v)] for k, v in value.items()],
+            }
         if kind is tuple:
             return {TAG: "tuple", "value": [self.encode(item) for item in value]}
         if kind is set or kind is frozenset:

@@ -103,7 +103,7 @@ class Waiters:
     def collect_events(
         self, event: Event, expected: Sequence[type[Event]], buffer_id: str | None
     ) -> list[Event] | None:
-        """Buffer ``event``; once the buffer holds one event of each ``expected`` type, return them."""
+        """Buffer ``event``; return the batch once one event of each ``expected`` type is in."""
         execution = _execution("collect_events")
         delivery = execution.delivery
         key = buffer_id if buffer_id is not None else delivery.step

@@ -1,4 +1,4 @@
-"""One step worker: take a delivery from the step's stream, call the step, retry, route the result."""
+"""One step worker: take a delivery from the step's stream, call the step, route its result."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ async def execute(run: Run, step: StepRuntime, delivery: Delivery) -> None:
         result = await _call_with_retries(run, step, delivery, execution)
     finally:
         current_execution.reset(token)
-    if result is _FAILED:
+    if isinstance(result, _Failed):
         return
     if run.verbose:
         produced = type(result).__name__ if result is not None else "None"
@@ -81,12 +81,16 @@ async def execute(run: Run, step: StepRuntime, delivery: Delivery) -> None:
     run.step_done(step)
 
 
-_FAILED = object()
+class _Failed:
+    """The step failed for good and the failure is handled: nothing to route."""
+
+
+_FAILED = _Failed()
 
 
 async def _call_with_retries(
     run: Run, step: StepRuntime, delivery: Delivery, execution: Execution
-) -> object:
+) -> Event | _Failed | None:
     while True:
         delivery.attempts += 1
         if run.verbose:
@@ -124,7 +128,9 @@ async def _call_with_retries(
             await anyio.sleep(delay)
 
 
-def _give_up(run: Run, step: StepRuntime, delivery: Delivery, exc: Exception, elapsed: float) -> None:
+def _give_up(
+    run: Run, step: StepRuntime, delivery: Delivery, exc: Exception, elapsed: float
+) -> None:
     """The step failed for good: hand it to a @catch_error handler, or end the run."""
     handler = run.catch_error(step.name)
     recoveries = run.recoveries.get(step.name, 0)

@@ -103,6 +103,6 @@ class PickleSerializer(JsonSerializer):
     def decode_unknown(self, data: dict[str, Any]) -> Any:
         """Unpickle what :meth:`encode_unknown` wrote."""
         try:
-            return pickle.loads(base64.b64decode(data["value"]))  # noqa: S301  # documented opt-in
+            return pickle.loads(base64.b64decode(data["value"]))  # documented opt-in
         except Exception as exc:
             raise ContextSerdeError(f"Cannot unpickle a stored value: {exc}") from exc

@@ -116,7 +116,9 @@ class InMemoryStateStore(Generic[MODEL_T]):
             ValueError: ``state`` is not of the store's state type.
         """
         current = type(self._state)
-        if not isinstance(state, current) and not (current is DictState and isinstance(state, dict)):
+        if not isinstance(state, current) and not (
+            current is DictState and isinstance(state, dict)
+        ):
             raise ValueError(
                 f"State must be of type {current.__name__}, got {type(state).__name__}. "
                 "Pass an instance of the state class the workflow's Context[...] names."
