@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 
 import anyio
+import anyio.lowlevel
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -36,5 +37,5 @@ async def no_leaked_tasks() -> AsyncIterator[None]:
             leftover = {n for n in leftover if n and "flowkit" in n}
             if not leftover:
                 break
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
     assert not leftover, f"tasks left running: {leftover}"
