@@ -36,6 +36,9 @@ class StepGraph:
     start_event_class: type[StartEvent]
     stop_event_class: type[StopEvent]
     uses_hitl: bool
+    _consumers: dict[type[Event], tuple[str, ...]] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False
+    )
 
     def accepts(self, step: str, event_type: type[Event]) -> bool:
         """Whether ``step`` receives events of ``event_type``."""
@@ -46,11 +49,14 @@ class StepGraph:
 
     def consumers(self, event_type: type[Event]) -> tuple[str, ...]:
         """The steps an event of ``event_type`` is delivered to (catch_error handlers excluded)."""
-        return tuple(
-            name
-            for name, config in self.steps.items()
-            if not config.is_catch_error and self.accepts(name, event_type)
-        )
+        found = self._consumers.get(event_type)
+        if found is None:
+            found = self._consumers[event_type] = tuple(
+                name
+                for name, config in self.steps.items()
+                if not config.is_catch_error and self.accepts(name, event_type)
+            )
+        return found
 
     def external_inputs(self) -> tuple[type[Event], ...]:
         """Event types a step accepts that only the caller can send (nothing produces them)."""

@@ -47,10 +47,15 @@ class StepRuntime:
     name: str
     config: StepConfig
     call: Callable[[Event], Any]
-    send: MemoryObjectSendStream[Delivery | None]
-    receive: MemoryObjectReceiveStream[Delivery | None]
+    send: MemoryObjectSendStream[Delivery] | None = None
+    receive: MemoryObjectReceiveStream[Delivery] | None = None
     alive: int = 0
-    idle: int = 0
+
+    def feed(self, delivery: Delivery) -> None:
+        """Put ``delivery`` on the step's stream, opening it on first use."""
+        if self.send is None:
+            self.send, self.receive = anyio.create_memory_object_stream[Delivery](math.inf)
+        self.send.send_nowait(delivery)
 
     @property
     def retry_policy(self) -> RetryPolicy | None:
@@ -89,9 +94,11 @@ class Run:
         self.catch_error = catch_error
         self.steps: dict[str, StepRuntime] = {}
         for name, config in graph.steps.items():
-            send, receive = anyio.create_memory_object_stream[Delivery | None](math.inf)
-            self.steps[name] = StepRuntime(name, config, calls[name], send, receive)
-        self._routes: dict[type[Event], tuple[StepRuntime, ...]] = {}
+            self.steps[name] = StepRuntime(name, config, calls[name])
+        # Set while a worker routes what its step returned: that worker may take the
+        # next step itself instead of starting a task for it (see worker.work).
+        self.returning = False
+        self.handoff: StepRuntime | None = None
         self._accepts_outside_input = bool(graph.external_inputs())
         self.pending = 0
         self.outcome: Outcome | None = None
@@ -146,29 +153,32 @@ class Run:
         if isinstance(event, StopEvent):
             self.finish(Outcome(event))
             return
-        consumers = self._routes.get(type(event))
-        if consumers is None:
-            consumers = tuple(self.steps[name] for name in self.graph.consumers(type(event)))
-            self._routes[type(event)] = consumers
+        consumers = self.graph.consumers(type(event))
         if isinstance(event, InputRequiredEvent):
             self.stream.write(event)
         elif not consumers:
             self._unhandled(event)
             return
-        for step in consumers:
-            self.deliver(step, event)
+        for name in consumers:
+            self.deliver(self.steps[name], event)
 
     def deliver(self, step: StepRuntime, event: Event) -> None:
         """Queue ``event`` for ``step`` and make sure a worker will take it."""
         delivery = self.state.new_delivery(step.name, event)
         self.state.queue_of(step.name).append(delivery)
-        step.send.send_nowait(delivery)
+        step.feed(delivery)
         self.pending += 1
-        if step.idle:
-            step.idle -= 1  # the memory object stream hands it to that waiting worker
-        elif step.alive < step.config.num_workers and self._task_group is not None:
+        if step.alive < step.config.num_workers and self._task_group is not None:
             step.alive += 1
-            self._task_group.start_soon(worker.work, self, step, name=f"flowkit step {step.name}")
+            if self.returning and self.handoff is None:
+                self.handoff = step
+            else:
+                self.start_worker(step)
+
+    def start_worker(self, step: StepRuntime) -> None:
+        """Start a task that works on ``step``'s deliveries (``step.alive`` counts it already)."""
+        assert self._task_group is not None
+        self._task_group.start_soon(worker.work, self, step, name=f"flowkit step {step.name}")
 
     def _unhandled(self, event: Event) -> None:
         if self.expose_internal:
@@ -194,7 +204,7 @@ class Run:
         for name, queue in state.queued.items():
             step = self.steps[name]
             for delivery in queue:
-                step.send.send_nowait(delivery)
+                step.feed(delivery)
             self.pending += len(queue)
 
     # -- idleness ------------------------------------------------------------------
@@ -207,14 +217,9 @@ class Run:
             self.on_idle()
 
     def on_idle(self) -> None:
-        """Nothing is queued or running: release idle workers, or end a run that cannot go on."""
+        """Nothing is queued or running: end the run if it can never go on."""
         if self.outcome is not None:
             return
-        for step in self.steps.values():
-            for _ in range(step.idle):
-                step.send.send_nowait(None)  # a worker that receives None exits
-            step.alive -= step.idle
-            step.idle = 0
         if self.waiters.any_open() or self._accepts_outside_input:
             self.write_internal(WorkflowIdleEvent())
             return
@@ -337,8 +342,6 @@ class Run:
             wanted = min(len(self.state.queued.get(step.name, ())), step.config.num_workers)
             for _ in range(wanted - step.alive):
                 step.alive += 1
-                self._task_group.start_soon(
-                    worker.work, self, step, name=f"flowkit step {step.name}"
-                )
+                self.start_worker(step)
         if self.pending == 0:
             self.on_idle()

@@ -107,10 +107,3 @@ class RunState:
                     del queue[index]
                     break
         self.in_progress[delivery.id] = delivery
-
-    def is_idle(self) -> bool:
-        """No delivery queued and none in progress outside a wait_for_event."""
-        if any(self.queued.values()):
-            return False
-        waiting = {w.delivery_id for w in self.waiters.values() if w.resolved is None}
-        return all(d in waiting for d in self.in_progress)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.lowlevel
 import attrs
 
 from ..errors import WorkflowRuntimeError
@@ -34,21 +35,35 @@ current_execution: ContextVar[Execution | None] = ContextVar("flowkit_execution"
 
 
 async def work(run: Run, step: StepRuntime) -> None:
-    """Take deliveries for ``step`` until told to stop (a None) or cancelled."""
-    receive = step.receive
+    """Work on ``step``'s deliveries until its stream is empty, then on a handed-off step.
+
+    A worker exits when its step has nothing queued, so an idle run holds no worker
+    task. When the step it just ran returned an event for a step that needs a worker,
+    it becomes that worker instead of starting a task: a chain of steps runs in one
+    task, with a checkpoint between steps so that other tasks and cancellation get in.
+    """
     stream = run.stream
     while True:
+        receive = step.receive
+        assert receive is not None
         try:
             delivery = receive.receive_nowait()
         except anyio.WouldBlock:
-            step.idle += 1
-            delivery = await receive.receive()
-        if delivery is None:
+            step.alive -= 1
             return
         run.state.take(delivery)
         await execute(run, step, delivery)
+        handoff = run.handoff
+        if handoff is not None:
+            run.handoff = None
+            if receive.statistics().current_buffer_used:
+                run.start_worker(handoff)  # this step has more to do: keep working on it
+            else:
+                step.alive -= 1
+                step = handoff
         if stream.must_wait():
             await stream.wait_for_reader()
+        await anyio.lowlevel.checkpoint()
 
 
 async def execute(run: Run, step: StepRuntime, delivery: Delivery) -> None:
@@ -65,7 +80,11 @@ async def execute(run: Run, step: StepRuntime, delivery: Delivery) -> None:
         produced = type(result).__name__ if result is not None else "None"
         print(f"Step {step.name} produced event {produced}")
     if result is not None:
-        run.route(result)
+        run.returning = True
+        try:
+            run.route(result)
+        finally:
+            run.returning = False
     run.waiters.release_claims(delivery)
     del run.state.in_progress[delivery.id]
     if run.expose_internal:
