@@ -13,11 +13,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m flowkit.demo
+	$(BIN)/python docs/examples/human_in_the_loop.py
 
 test: $(STAMP)
-	$(BIN)/ruff check flowkit tests benchmarks
-	$(BIN)/ruff format --check flowkit tests benchmarks
+	$(BIN)/ruff check flowkit tests benchmarks docs/examples
+	$(BIN)/ruff format --check flowkit tests benchmarks docs/examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
