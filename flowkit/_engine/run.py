@@ -99,6 +99,10 @@ class Run:
         # next step itself instead of starting a task for it (see worker.work).
         self.returning = False
         self.handoff: StepRuntime | None = None
+        # The run's own task works too: it waits here for a step whose events have no
+        # worker, which costs a wake-up instead of starting a task.
+        self._host_job: StepRuntime | None = None
+        self._host_wake: anyio.Event | None = None
         self._accepts_outside_input = bool(graph.external_inputs())
         self.pending = 0
         self.outcome: Outcome | None = None
@@ -172,6 +176,9 @@ class Run:
             step.alive += 1
             if self.returning and self.handoff is None:
                 self.handoff = step
+            elif self._host_wake is not None and self._host_job is None:
+                self._host_job = step
+                self._host_wake.set()
             else:
                 self.start_worker(step)
 
@@ -303,7 +310,7 @@ class Run:
                         self._task_group = task_group
                         self._start_workers()
                         if self.outcome is None:
-                            await anyio.sleep_forever()
+                            await self._host()
                 timed_out = timer.cancelled_caught
         except anyio.get_cancelled_exc_class():
             self._task_group = None
@@ -336,12 +343,27 @@ class Run:
                     self._end_cancelled()
             self.done.set()
 
+    async def _host(self) -> None:
+        """Work on the steps handed to the run's own task, until the run is cancelled."""
+        while True:
+            step = self._host_job
+            if step is None:
+                self._host_wake = anyio.Event()
+                await self._host_wake.wait()
+                continue
+            self._host_wake = None
+            self._host_job = None
+            await worker.work(self, step)
+
     def _start_workers(self) -> None:
         assert self._task_group is not None
         for step in self.steps.values():
             wanted = min(len(self.state.queued.get(step.name, ())), step.config.num_workers)
             for _ in range(wanted - step.alive):
                 step.alive += 1
-                self.start_worker(step)
+                if self._host_job is None:
+                    self._host_job = step
+                else:
+                    self.start_worker(step)
         if self.pending == 0:
             self.on_idle()
