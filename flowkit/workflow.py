@@ -29,6 +29,13 @@ __all__ = ["Workflow"]
 
 
 def _make_call(func: Callable[..., Any], config: StepConfig, ctx: Context[Any]) -> Any:
+    """A one-argument callable running the step on an event, with ``ctx`` filled in."""
+    if config.positional == ("event",):
+        return func
+    if config.positional == ("event", "ctx"):
+        return lambda ev: func(ev, ctx)
+    if config.positional == ("ctx", "event"):
+        return lambda ev: func(ctx, ev)
     event_name, ctx_name = config.event_name, config.context_parameter
     if ctx_name is None:
         return lambda ev: func(**{event_name: ev})
@@ -94,6 +101,7 @@ class Workflow:
         self._serializer = serializer if serializer is not None else JsonSerializer()
         self._stream_buffer_size = stream_buffer_size
         self._converters: dict[tuple[int, int], tuple[Registry, cattrs.Converter]] = {}
+        self._bound: tuple[int, dict[str, Callable[..., Any]]] | None = None
 
     # -- steps ---------------------------------------------------------------------
 
@@ -283,10 +291,10 @@ class Workflow:
             ctx._store._run_state = ctx._state
         elif run_id is not None:
             ctx._state.run_id = run_id
-        calls = {}
-        for name, func in self._step_functions().items():
-            method = func.__get__(self, type(self)) if name not in self._all_added() else func
-            calls[name] = _make_call(method, graph.steps[name], ctx)
+        calls = {
+            name: _make_call(func, graph.steps[name], ctx)
+            for name, func in self._bound_steps().items()
+        }
         run = Run(
             graph,
             calls,
@@ -301,9 +309,17 @@ class Workflow:
             run.route(first)
         return run, WorkflowHandler(run, ctx, self._workflow_name)
 
-    @classmethod
-    def _all_added(cls) -> set[str]:
-        return {n for k in cls.__mro__ for n in vars(k).get("_added_steps", {})}
+    def _bound_steps(self) -> dict[str, Callable[..., Any]]:
+        """The step callables of this instance: bound methods, and added free functions."""
+        version = Workflow._steps_version
+        if self._bound is None or self._bound[0] != version:
+            added = {n for k in type(self).__mro__ for n in vars(k).get("_added_steps", {})}
+            steps = {
+                name: func if name in added else func.__get__(self, type(self))
+                for name, func in self._step_functions().items()
+            }
+            self._bound = (version, steps)
+        return self._bound[1]
 
     async def _execute(self, run: Run) -> None:
         if self._num_concurrent_runs is None:

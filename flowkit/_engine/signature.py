@@ -36,6 +36,8 @@ class StepConfig:
     catch_error_for_steps: tuple[str, ...] | None = None
     catch_error_max_recoveries: int = 1
     is_catch_error: bool = False
+    # "event"/"ctx" in the order the step takes them positionally; empty: pass by keyword.
+    positional: tuple[str, ...] = ()
 
 
 def is_context_annotation(annotation: Any) -> bool:
@@ -88,11 +90,16 @@ def read_step_signature(
     accepted: tuple[type[Event], ...] = ()
     context_parameter: str | None = None
     context_state_type: type | None = None
+    positional: list[str] = []
+    positional_ok = True
     for param in inspect.signature(func).parameters.values():
         if param.name == "self":
             continue
         annotation = hints.get(param.name, inspect.Parameter.empty)
+        is_plain = param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
         if is_context_annotation(annotation):
+            positional.append("ctx")
+            positional_ok = positional_ok and is_plain
             context_parameter = param.name
             args = get_args(annotation)
             context_state_type = args[0] if args else None
@@ -106,6 +113,8 @@ def read_step_signature(
                     f"('{param.name}: A | B') or use ctx.collect_events() for fan-in."
                 )
             event_name, accepted = param.name, typing.cast(tuple[type[Event], ...], members)
+            positional.append("event")
+            positional_ok = positional_ok and is_plain
             continue
         if param.default is not inspect.Parameter.empty or param.kind in (
             inspect.Parameter.VAR_POSITIONAL,
@@ -114,6 +123,8 @@ def read_step_signature(
             continue
         if param.name == "ctx" and annotation is inspect.Parameter.empty:
             context_parameter = param.name
+            positional.append("ctx")
+            positional_ok = positional_ok and is_plain
             continue
         raise WorkflowValidationError(
             f"Step '{name}' has a parameter '{param.name}' that flowkit cannot fill: "
@@ -146,4 +157,5 @@ def read_step_signature(
         num_workers=num_workers,
         retry_policy=retry_policy,
         accept_event_subclasses=accept_event_subclasses,
+        positional=tuple(positional) if positional_ok else (),
     )
