@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,12 @@ class StepRuntime:
             self.send, self.receive = anyio.create_memory_object_stream[Delivery](math.inf)
         self.send.send_nowait(delivery)
 
+    def close(self) -> None:
+        """Close the step's stream; the run has ended."""
+        if self.send is not None and self.receive is not None:
+            self.send.close()
+            self.receive.close()
+
     @property
     def retry_policy(self) -> RetryPolicy | None:
         """The step's retry policy, if any."""
@@ -89,6 +96,8 @@ class Run:
         self.state = state
         self.timeout = timeout
         self.verbose = verbose
+        if state.stream:  # a cancelled run's terminal event is not part of its resumption
+            state.stream = deque(e for e in state.stream if not isinstance(e, StopEvent))
         self.stream = EventStream(state.stream, stream_high_water)
         self.waiters = Waiters(self)
         self.catch_error = catch_error
@@ -279,7 +288,13 @@ class Run:
             "The run was cancelled. Its context can be resumed with workflow.run(ctx=...)."
         )
         self.finish(Outcome(WorkflowCancelledEvent(), error))
+        if self._task_group is None:
+            self._close_streams()
         self.done.set()
+
+    def _close_streams(self) -> None:
+        for step in self.steps.values():
+            step.close()
 
     def active_steps(self) -> list[str]:
         """The names of the steps with a delivery in progress, sorted."""
@@ -329,6 +344,7 @@ class Run:
             state.running_since = None
             self._task_group = None
             self._run_scope = None
+            self._close_streams()
             if self.outcome is None:
                 if timed_out:
                     assert self.timeout is not None

@@ -55,7 +55,11 @@ class EventStream:
         Raises:
             anyio.EndOfStream: The stream is closed and every event has been read.
         """
-        event = await self._receive.receive()
+        try:
+            event = await self._receive.receive()
+        except anyio.EndOfStream:
+            self._receive.close()
+            raise
         buffer = self.buffer
         if buffer and buffer[0] is event:
             buffer.popleft()
@@ -64,6 +68,11 @@ class EventStream:
         if self._drained is not None and len(buffer) <= self.high_water // 2:
             self.release_writers()
         return event
+
+    def __del__(self) -> None:
+        # The reader may never come: close both ends so that nothing warns at collection.
+        self._send.close()
+        self._receive.close()
 
     def must_wait(self) -> bool:
         """Whether a worker should wait for the reader before its next step."""
