@@ -68,6 +68,7 @@ class Registry:
     events: Mapping[str, type[Event]]
     values: Mapping[str, type]
     tags: Mapping[type, str]
+    _found: dict[str, type[Event]] = attrs.field(factory=dict, init=False, eq=False)
 
     @classmethod
     def build(cls, event_types: Iterable[type[Event]], value_types: Iterable[type]) -> Registry:
@@ -90,16 +91,43 @@ class Registry:
             tags=tags,
         )
 
+    def tag_of(self, klass: type) -> str:
+        """The tag of ``klass``: its registered tag, else its module-qualified name."""
+        tag = self.tags.get(klass)
+        return tag if tag is not None else f"{klass.__module__}.{klass.__qualname__}"
+
     def event_class(self, tag: object) -> type[Event]:
         """The event class tagged ``tag``.
 
+        A module-qualified tag may also name a loaded subclass of a registered event
+        class (an event no step signature names, such as a ``waiter_event``); it is
+        looked for among the classes already imported, never imported.
+
         Raises:
-            UnknownTagError: No event class has that tag.
+            UnknownTagError: No such event class.
         """
-        try:
-            return self.events[tag]  # type: ignore[index]  # a non-str tag is a KeyError too
-        except (KeyError, TypeError):
-            raise UnknownTagError(tag, "event") from None
+        if not isinstance(tag, str):
+            raise UnknownTagError(tag, "event")
+        found = self.events.get(tag) or self._found.get(tag)
+        if found is None and "." in tag:
+            found = self._loaded_subclass(tag)
+        if found is None:
+            raise UnknownTagError(tag, "event")
+        return found
+
+    def _loaded_subclass(self, tag: str) -> type[Event] | None:
+        pending: list[type[Event]] = list(self.events.values())
+        seen: set[type[Event]] = set(pending)
+        while pending:
+            for sub in pending.pop().__subclasses__():
+                if sub in seen:
+                    continue
+                seen.add(sub)
+                if f"{sub.__module__}.{sub.__qualname__}" == tag:
+                    self._found[tag] = sub
+                    return sub
+                pending.append(sub)
+        return None
 
     def value_class(self, tag: object) -> type:
         """The value class tagged ``tag``.

@@ -61,8 +61,8 @@ def _resolve_hints(func: Callable[..., Any], localns: dict[str, Any] | None) -> 
         return typing.get_type_hints(func, localns=localns)
     except NameError as exc:
         raise WorkflowValidationError(
-            f"Step '{func.__name__}': cannot resolve the annotation {exc.name!r}. "
-            "Define the event class at module level, or before the workflow class."
+            f"Failed to resolve type annotations for {func.__qualname__}. Missing name: "
+            f"{exc.name}. Define it at module level, or before the class whose step uses it."
         ) from None
 
 

@@ -11,7 +11,9 @@ The format (version 1), one bullet per hook or field:
   keeps each step's order, ``in_progress`` deliveries are queued again first on
   resume (at-least-once);
 - an event is a tagged union: ``{"type": tag, ...fields, "_data": {...extra fields}}``,
-  tags from the workflow's Registry, never an import path;
+  tags from the workflow's Registry; a subclass of one of its classes that no step
+  signature names is tagged ``module.QualName`` and found again among the loaded
+  subclasses of the registry's classes, never imported;
 - a field typed ``Any`` (the store, ``StopEvent.result``, extra fields, waiter
   requirements) holds ValueCodec data (see ``values.py``);
 - an exception is ``{"type": "module.QualName", "message": str}`` and comes back as
@@ -119,26 +121,37 @@ def configure_converter(
     converter.register_unstructure_hook_func(lambda t: t is Exception, _unstructure_exception)
     converter.register_structure_hook_func(lambda t: t is Exception, _structure_exception)
 
-    union = Union[tuple(registry.events.values())]  # type: ignore[valid-type]  # noqa: UP007  # built at run time
+    # The workflow's own event classes form a tagged union; a subclass of one of them
+    # that no signature names (a waiter_event, say) is tagged by its qualified name.
+    members = tuple(registry.events.values())
+    union = Union[members]  # type: ignore[valid-type]  # noqa: UP007  # built at run time
     configure_tagged_union(
         union, converter, tag_name="type", tag_generator=registry.tags.__getitem__
     )
     union_structure = converter.get_structure_hook(union)
+    union_unstructure = converter.get_unstructure_hook(union)
+
+    def unstructure_event(event: Event) -> Any:
+        klass = type(event)
+        if klass in registry.tags:
+            return union_unstructure(event)
+        data = converter.unstructure(event, klass)
+        data["type"] = registry.tag_of(klass)
+        return data
 
     def structure_event(data: Any, _: Any) -> Event:
         if not isinstance(data, dict):
             raise ContextSerdeError(f"An event must be a dict, found {type(data).__name__}.")
-        registry.event_class(data.get("type"))  # unknown tags fail here, not as a KeyError
-        event: Event = union_structure(data, union)
-        return event
+        klass = registry.event_class(data.get("type"))  # unknown tags fail here
+        if klass in registry.tags:
+            event: Event = union_structure(data, union)
+            return event
+        fields = {key: value for key, value in data.items() if key != "type"}
+        return converter.structure(fields, klass)
 
-    converter.register_unstructure_hook_func(
-        lambda t: t is Event, lambda ev: converter.unstructure(ev, union)
-    )
+    converter.register_unstructure_hook_func(lambda t: t is Event, unstructure_event)
     converter.register_structure_hook_func(lambda t: t is Event, structure_event)
-    converter.register_unstructure_hook_func(
-        lambda t: t == type[Event], lambda klass: registry.tags[klass]
-    )
+    converter.register_unstructure_hook_func(lambda t: t == type[Event], registry.tag_of)
     converter.register_structure_hook_func(
         lambda t: t == type[Event], lambda tag, _: registry.event_class(tag)
     )
