@@ -165,7 +165,15 @@ def catch_error(
         or max_recoveries < 1
     ):
         raise WorkflowValidationError(
-            f"@catch_error(max_recoveries={max_recoveries!r}): max_recoveries must be an int >= 1."
+            f"@catch_error max_recoveries must be an integer >= 1; got {max_recoveries!r}."
+        )
+
+    if for_steps is not None and (
+        not isinstance(for_steps, list) or not all(isinstance(s, str) for s in for_steps)
+    ):
+        raise WorkflowValidationError(
+            "@catch_error for_steps must be None or a list of step name strings; "
+            f"got {for_steps!r}."
         )
 
     def decorator(inner: F) -> F:
@@ -178,8 +186,8 @@ def catch_error(
         )
         if config.accepted_events != (StepFailedEvent,):
             raise WorkflowValidationError(
-                f"@catch_error handler '{inner.__name__}' must accept StepFailedEvent, "
-                f"as in 'ev: StepFailedEvent'."
+                f"@catch_error handler '{inner.__name__}' must accept StepFailedEvent as its "
+                "event parameter. Annotate it 'ev: StepFailedEvent'."
             )
         scoped = tuple(for_steps) if for_steps is not None else None
         config = attrs.evolve(

@@ -56,8 +56,41 @@ def _make_attrs_class(cls: type[Event]) -> None:
         if isinstance(default, _MUTABLE_DEFAULTS):
             setattr(cls, name, attrs.Factory(functools.partial(copy.copy, default)))
     attrs.define(cls, slots=False, kw_only=True, init=False, repr=False, eq=True, hash=False)
+    fields = attrs.fields(cls)
     # "_data" is accepted too, so that a converter can rebuild the extra fields.
-    cls._field_names = frozenset(field.alias for field in attrs.fields(cls))
+    cls._field_names = frozenset(field.alias for field in fields)
+    cls._init_plan = _InitPlan.build(fields)
+
+
+@attrs.frozen
+class _InitPlan:
+    """How to fill a plain event's ``__dict__`` directly, skipping the generated __init__.
+
+    Events are built on every step, so this is on the hot path. It applies only to
+    fields with no validator, converter or alias; other classes use attrs' __init__.
+    """
+
+    static: dict[str, Any]
+    factories: tuple[tuple[str, Any], ...]
+    required: frozenset[str]
+
+    @classmethod
+    def build(cls, fields: Any) -> _InitPlan | None:
+        static: dict[str, Any] = {}
+        factories: list[tuple[str, Any]] = []
+        required: set[str] = set()
+        for field in fields:
+            if field.validator or field.converter or field.alias != field.name:
+                return None
+            if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                if field.default.takes_self:
+                    return None
+                factories.append((field.name, field.default.factory))
+            elif field.default is attrs.NOTHING:
+                required.add(field.name)
+            else:
+                static[field.name] = field.default
+        return cls(static, tuple(factories), frozenset(required))
 
 
 class Event:
@@ -77,6 +110,7 @@ class Event:
     if TYPE_CHECKING:  # set by attrs; declared so that type checkers see an attrs class
         __attrs_attrs__: ClassVar[tuple[attrs.Attribute[Any], ...]]
     _field_names: ClassVar[frozenset[str]]
+    _init_plan: ClassVar[_InitPlan | None]
     _data: dict[str, Any] = attrs.field(factory=dict, alias="_data")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -90,6 +124,15 @@ class Event:
             TypeError: A declared field without a default is missing.
         """
         names = self._field_names
+        plan = self._init_plan
+        if plan is not None and params.keys() <= names and plan.required <= params.keys():
+            fill = self.__dict__
+            fill.update(plan.static)
+            for name, factory in plan.factories:
+                if name not in params:
+                    fill[name] = factory()
+            fill.update(params)
+            return
         try:
             if params.keys() <= names:
                 self.__attrs_init__(**params)
@@ -110,6 +153,14 @@ class Event:
         if data is not None and name in data:
             return data[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Declared fields are attributes; any other name is an extra field, as in the
+        # incumbent, so that ``ev.x = 1`` and ``ev["x"]`` agree.
+        if name in self._field_names or name.startswith("__"):
+            object.__setattr__(self, name, value)
+        else:
+            self._data[name] = value
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]

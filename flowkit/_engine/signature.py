@@ -102,7 +102,7 @@ def read_step_signature(
             positional_ok = positional_ok and is_plain
             context_parameter = param.name
             args = get_args(annotation)
-            context_state_type = args[0] if args else None
+            context_state_type = args[0] if args and args[0] is not Any else None
             continue
         members = _union_members(annotation)
         if annotation is not inspect.Parameter.empty and all(map(_is_event_class, members)):
