@@ -176,6 +176,14 @@ class WorkflowHandler:
         """Send an event into the run; the same as ``handler.ctx.send_event``."""
         self._ctx.send_event(event, step)
 
+    def __str__(self) -> str:
+        outcome = self._run.outcome
+        result = outcome.event if outcome is not None else None
+        return (
+            f"WorkflowHandler(workflow={self._workflow_name}, run_id={self.run_id}, "
+            f"result={result})"
+        )
+
     def __repr__(self) -> str:
         outcome = self._run.outcome
         result = outcome.event if outcome is not None else None

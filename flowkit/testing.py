@@ -54,18 +54,19 @@ class WorkflowTestRunner:
             start_event: The event to start with; ``StartEvent()`` if None.
             ctx: A context to resume or reuse.
             expose_internal: Also collect internal events (step state changes).
-            exclude_events: Event types to leave out of ``collected``.
+            exclude_events: Event types to leave out of ``collected`` (exact types:
+                their subclasses are kept).
 
         Raises:
             Exception: What awaiting the run raises (a step's exception, a timeout).
         """
         start = start_event if start_event is not None else StartEvent()
         handler = self._workflow.run(ctx=ctx, start_event=start)
-        excluded = tuple(exclude_events or ())
+        excluded = set(exclude_events or ())  # exact types, as in llama-index-workflows
         collected = [
             ev
             async for ev in handler.stream_events(expose_internal=expose_internal)
-            if not isinstance(ev, excluded)
+            if type(ev) not in excluded
         ]
         result = await handler
         counts = Counter(type(ev) for ev in collected)

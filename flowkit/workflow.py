@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import functools
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 import anyio
 import cattrs
@@ -374,7 +378,8 @@ class Workflow:
 
         The run's tasks are children of the current task: cancelling the enclosing
         scope cancels the run. Leaving the block cancels the run if it has not ended,
-        and waits until its tasks are gone.
+        and waits until its tasks are gone. An exception raised in the block cancels
+        the run and propagates unchanged (not wrapped in an exception group).
 
         Examples:
             >>> async def main() -> None:
@@ -385,9 +390,16 @@ class Workflow:
             The same errors as :meth:`run`.
         """
         run, handler = self._prepare(ctx, start_event, kwargs)
-        async with anyio.create_task_group() as task_group:
-            task_group.start_soon(self._execute, run, name=f"flowkit run {self._workflow_name}")
-            try:
-                yield handler
-            finally:
-                run.cancel()
+        try:
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(self._execute, run, name=f"flowkit run {self._workflow_name}")
+                try:
+                    yield handler
+                finally:
+                    run.cancel()
+        except BaseExceptionGroup as group:
+            # The run's task never raises, so a group holds what the block raised: raise
+            # it as the block raised it, as if no task group were there.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise

@@ -79,15 +79,7 @@ async def execute(run: Run, step: StepRuntime, delivery: Delivery) -> None:
     if run.verbose:
         produced = type(result).__name__ if result is not None else "None"
         print(f"Step {step.name} produced event {produced}")
-    if result is not None:
-        run.returning = True
-        try:
-            run.route(result)
-        finally:
-            run.returning = False
-    run.waiters.release_claims(delivery)
-    del run.state.in_progress[delivery.id]
-    if run.expose_internal:
+    if run.expose_internal:  # before routing: a StopEvent closes the stream
         run.write_internal(
             StepStateChanged(
                 name=step.name,
@@ -97,6 +89,14 @@ async def execute(run: Run, step: StepRuntime, delivery: Delivery) -> None:
                 output_event_name=type(result).__name__ if result is not None else None,
             )
         )
+    if result is not None:
+        run.returning = True
+        try:
+            run.route(result)
+        finally:
+            run.returning = False
+    run.waiters.release_claims(delivery)
+    del run.state.in_progress[delivery.id]
     run.step_done(step)
 
 
