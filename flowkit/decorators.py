@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StepConfig", "StepFunction", "catch_error", "step"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _STEP_CONFIG = "_step_config"
 
@@ -52,10 +52,10 @@ def _check_num_workers(func: Callable[..., Any], num_workers: object) -> int:
 
 
 def _attach(
-    func: F,
+    func: _F,
     config: StepConfig,
     workflow: type[Workflow] | None,
-) -> F:
+) -> _F:
     setattr(func, _STEP_CONFIG, config)
     if _is_free_function(func.__qualname__):
         if workflow is None:
@@ -68,7 +68,7 @@ def _attach(
 
 
 @overload
-def step(func: F, /) -> F: ...
+def step(func: _F, /) -> _F: ...
 
 
 @overload
@@ -78,18 +78,18 @@ def step(
     num_workers: int = 4,
     retry_policy: RetryPolicy | None = None,
     accept_event_subclasses: bool = False,
-) -> Callable[[F], F]: ...
+) -> Callable[[_F], _F]: ...
 
 
 def step(
-    func: F | None = None,
+    func: _F | None = None,
     /,
     *,
     workflow: type[Workflow] | None = None,
     num_workers: int = 4,
     retry_policy: RetryPolicy | None = None,
     accept_event_subclasses: bool = False,
-) -> F | Callable[[F], F]:
+) -> _F | Callable[[_F], _F]:
     """Mark an async method (or a free function) as a workflow step.
 
     The step receives the events its event parameter's annotation names (a union
@@ -112,7 +112,7 @@ def step(
     """
     namespace = _caller_namespace(2)
 
-    def decorator(inner: F) -> F:
+    def decorator(inner: _F) -> _F:
         config = read_step_signature(
             inner,
             num_workers=_check_num_workers(inner, num_workers),
@@ -126,22 +126,22 @@ def step(
 
 
 @overload
-def catch_error(func: F, /) -> F: ...
+def catch_error(func: _F, /) -> _F: ...
 
 
 @overload
 def catch_error(
     *, for_steps: list[str] | None = None, max_recoveries: int = 1
-) -> Callable[[F], F]: ...
+) -> Callable[[_F], _F]: ...
 
 
 def catch_error(
-    func: F | None = None,
+    func: _F | None = None,
     /,
     *,
     for_steps: list[str] | None = None,
     max_recoveries: int = 1,
-) -> F | Callable[[F], F]:
+) -> _F | Callable[[_F], _F]:
     """Mark a step that handles the permanent failure of other steps.
 
     The handler accepts a :class:`~flowkit.events.StepFailedEvent` and returns an
@@ -176,7 +176,7 @@ def catch_error(
             f"got {for_steps!r}."
         )
 
-    def decorator(inner: F) -> F:
+    def decorator(inner: _F) -> _F:
         config = read_step_signature(
             inner,
             num_workers=1,

@@ -77,7 +77,7 @@ __all__ = [
     "stop_never",
 ]
 
-ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...] | types.UnionType
+_ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...] | types.UnionType
 
 
 @attrs.frozen
@@ -295,7 +295,7 @@ class retry_if_exception_type(_RetryOps):
         TypeError: If ``exception_types`` is not an exception class or a non-empty tuple of them.
     """
 
-    exception_types: ExceptionTypes = attrs.field(default=Exception, validator=_exception_types)
+    exception_types: _ExceptionTypes = attrs.field(default=Exception, validator=_exception_types)
 
     def __call__(self, error: BaseException) -> bool:
         return isinstance(error, self.exception_types)
@@ -312,7 +312,7 @@ class retry_if_not_exception_type(_RetryOps):
         TypeError: If ``exception_types`` is not an exception class or a non-empty tuple of them.
     """
 
-    exception_types: ExceptionTypes = attrs.field(default=Exception, validator=_exception_types)
+    exception_types: _ExceptionTypes = attrs.field(default=Exception, validator=_exception_types)
 
     def __call__(self, error: BaseException) -> bool:
         return not isinstance(error, self.exception_types)
@@ -408,7 +408,7 @@ class retry_if_exception_cause_type(_RetryOps):
         TypeError: If ``exception_types`` is not an exception class or a non-empty tuple of them.
     """
 
-    exception_types: ExceptionTypes = attrs.field(default=Exception, validator=_exception_types)
+    exception_types: _ExceptionTypes = attrs.field(default=Exception, validator=_exception_types)
 
     def __call__(self, error: BaseException) -> bool:
         cause = error.__cause__

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Context"]
 
-EventT = TypeVar("EventT", bound=Event)
+_EventT = TypeVar("_EventT", bound=Event)
 
 
 class Context(Generic[MODEL_T]):
@@ -112,12 +112,12 @@ class Context(Generic[MODEL_T]):
 
     async def wait_for_event(
         self,
-        event_type: type[EventT],
+        event_type: type[_EventT],
         waiter_event: Event | None = None,
         waiter_id: str | None = None,
         requirements: dict[str, Any] | None = None,
         timeout: float | None = 2000,
-    ) -> EventT:
+    ) -> _EventT:
         """Pause the calling step until an event of ``event_type`` arrives, and return it.
 
         ``waiter_event`` (typically an InputRequiredEvent) is written to the stream when

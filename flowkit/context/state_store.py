@@ -5,16 +5,15 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic
 
 import anyio
+from typing_extensions import TypeVar
 
 if TYPE_CHECKING:
     from .._engine.state import RunState
 
 __all__ = ["DictState", "InMemoryStateStore", "MODEL_T"]
-
-MODEL_T = TypeVar("MODEL_T")
 
 _MISSING: Any = object()
 
@@ -43,6 +42,10 @@ def _step(node: Any, part: str, path: str) -> Any:
     elif hasattr(node, part):
         return getattr(node, part)
     raise KeyError(path)
+
+
+# A bare ``Context`` means ``Context[DictState]``, as in llama-index-workflows.
+MODEL_T = TypeVar("MODEL_T", default=DictState)
 
 
 class InMemoryStateStore(Generic[MODEL_T]):

@@ -1,0 +1,177 @@
+"""Guard test: which flowkit modules may import what, checked on the source with ``ast``.
+
+- Only ``flowkit/_engine/backend.py`` imports asyncio or trio; everything else uses anyio.
+- The leaf modules (errors, events, retry_policy) import no other part of flowkit, and the
+  package's ``__init__`` and ``testing`` reach the engine only through the public modules.
+- ``_engine`` never imports the face modules (workflow, handler, decorators, context) at
+  runtime; imports under ``if TYPE_CHECKING:`` are allowed.
+
+Imports by string (``importlib.import_module("trio")``) are out of scope.
+"""
+
+import ast
+from pathlib import Path
+
+import attrs
+import pytest
+
+import flowkit
+
+FLOWKIT_ROOT = Path(flowkit.__file__).parent
+BACKENDS = frozenset({"asyncio", "trio"})
+BACKEND_MODULE = "flowkit._engine.backend"
+LEAVES = frozenset({"flowkit.errors", "flowkit.events", "flowkit.retry_policy"})
+FACES = ("flowkit.workflow", "flowkit.handler", "flowkit.decorators", "flowkit.context")
+
+
+@attrs.frozen
+class ImportedModule:
+    """One module an import statement binds, and whether it is only for type checkers."""
+
+    target: str
+    line: int
+    type_checking_only: bool
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(FLOWKIT_ROOT.parent).with_suffix("").parts
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+MODULES = {module_name(path): path for path in sorted(FLOWKIT_ROOT.rglob("*.py"))}
+
+
+def is_type_checking_test(test: ast.expr) -> bool:
+    """``if TYPE_CHECKING:`` or ``if typing.TYPE_CHECKING:``."""
+    if isinstance(test, ast.Name):
+        return test.id == "TYPE_CHECKING"
+    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+
+
+def resolve_from(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
+    """The absolute modules a ``from ... import ...`` statement may bind."""
+    if node.level == 0:
+        base = node.module or ""
+    else:
+        package = module.split(".") if is_package else module.split(".")[:-1]
+        package = package[: len(package) - (node.level - 1)]
+        base = ".".join([*package, *([node.module] if node.module else [])])
+    # `from pkg import name` binds pkg.name when name is a submodule.
+    return [base, *(f"{base}.{alias.name}" for alias in node.names)]
+
+
+def imports_in(module: str, source: str, is_package: bool = False) -> list[ImportedModule]:
+    """Every import anywhere in the module's source, function-local ones included."""
+    found: list[ImportedModule] = []
+
+    def visit(node: ast.AST, type_checking: bool) -> None:
+        if isinstance(node, ast.Import):
+            found.extend(ImportedModule(a.name, node.lineno, type_checking) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            found.extend(
+                ImportedModule(target, node.lineno, type_checking)
+                for target in resolve_from(module, is_package, node)
+            )
+        elif isinstance(node, ast.If) and is_type_checking_test(node.test):
+            for guarded in node.body:
+                visit(guarded, True)
+            for unguarded in node.orelse:
+                visit(unguarded, type_checking)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child, type_checking)
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def imports_of(module: str) -> list[ImportedModule]:
+    path = MODULES[module]
+    return imports_in(module, path.read_text(encoding="utf-8"), path.name == "__init__.py")
+
+
+def is_within(target: str, package: str) -> bool:
+    return target == package or target.startswith(package + ".")
+
+
+def test_the_walk_finds_the_engine_and_the_public_modules() -> None:
+    assert {BACKEND_MODULE, "flowkit._engine.run", "flowkit.workflow", "flowkit"} <= set(MODULES)
+
+
+def test_backend_module_is_the_one_that_imports_the_event_loops() -> None:
+    """A sanity check of the walk itself: backend.py's imports are seen."""
+    targets = {i.target.split(".")[0] for i in imports_of(BACKEND_MODULE)}
+    assert targets >= BACKENDS
+
+
+@pytest.mark.parametrize("module", sorted(set(MODULES) - {BACKEND_MODULE}))
+def test_only_backend_module_imports_asyncio_or_trio(module: str) -> None:
+    offending = [
+        f"line {i.line}: {i.target}"
+        for i in imports_of(module)
+        if i.target.split(".")[0] in BACKENDS
+    ]
+    assert not offending, f"{module} imports an event loop directly: {offending}"
+
+
+@pytest.mark.parametrize("module", sorted(LEAVES))
+def test_leaf_modules_import_only_other_leaves(module: str) -> None:
+    offending = [
+        f"line {i.line}: {i.target}"
+        for i in imports_of(module)
+        if not i.type_checking_only
+        and is_within(i.target, "flowkit")
+        and not any(is_within(i.target, leaf) for leaf in LEAVES)
+    ]
+    assert not offending, f"{module} is a leaf but imports {offending}"
+
+
+@pytest.mark.parametrize("module", ["flowkit", "flowkit.testing"])
+def test_outermost_modules_do_not_reach_into_the_engine(module: str) -> None:
+    offending = [
+        f"line {i.line}: {i.target}"
+        for i in imports_of(module)
+        if is_within(i.target, "flowkit._engine")
+    ]
+    assert not offending, f"{module} imports the engine directly: {offending}"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if is_within(m, "flowkit._engine")))
+def test_engine_never_imports_face_modules_at_runtime(module: str) -> None:
+    offending = [
+        f"line {i.line}: {i.target}"
+        for i in imports_of(module)
+        if not i.type_checking_only and any(is_within(i.target, face) for face in FACES)
+    ]
+    assert not offending, f"{module} imports face modules at runtime: {offending}"
+
+
+def test_type_checking_imports_are_recognised() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "import typing\n"
+        "if TYPE_CHECKING:\n"
+        "    from ..workflow import Workflow\n"
+        "if typing.TYPE_CHECKING:\n"
+        "    import trio\n"
+        "else:\n"
+        "    import asyncio\n"
+        "def f() -> None:\n"
+        "    from ..handler import WorkflowHandler\n"
+    )
+    found = imports_in("flowkit._engine.example", source)
+    assert {(i.target, i.type_checking_only) for i in found} >= {
+        ("flowkit.workflow", True),
+        ("trio", True),
+        ("asyncio", False),
+        ("flowkit.handler", False),
+    }
+
+
+def test_relative_imports_resolve_from_packages_and_modules() -> None:
+    in_module = imports_in("flowkit.context.context", "from ..events import Event\n")
+    in_package = imports_in("flowkit.context", "from .context import Context\n", is_package=True)
+    assert in_module[0].target == "flowkit.events"
+    assert in_package[0].target == "flowkit.context.context"
