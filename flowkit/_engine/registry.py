@@ -51,7 +51,8 @@ class UnknownTagError(ContextSerdeError):
         if kind == "event":
             advice = (
                 "Event classes are restored only if one of the workflow's steps accepts or "
-                f"returns them; add {tag} to a step signature."
+                f"returns them; add {tag} to a step signature (or import the module "
+                "that defines it before restoring)."
             )
         else:
             advice = (
@@ -99,9 +100,9 @@ class Registry:
     def event_class(self, tag: object) -> type[Event]:
         """The event class tagged ``tag``.
 
-        A module-qualified tag may also name a loaded subclass of a registered event
-        class (an event no step signature names, such as a ``waiter_event``); it is
-        looked for among the classes already imported, never imported.
+        A module-qualified tag may also name an event class no step signature names
+        (a ``waiter_event``, an event written to the stream or stored): it is looked
+        for among the Event subclasses already imported, never imported.
 
         Raises:
             UnknownTagError: No such event class.
@@ -116,7 +117,7 @@ class Registry:
         return found
 
     def _loaded_subclass(self, tag: str) -> type[Event] | None:
-        pending: list[type[Event]] = list(self.events.values())
+        pending: list[type[Event]] = [Event]
         seen: set[type[Event]] = set(pending)
         while pending:
             for sub in pending.pop().__subclasses__():

@@ -26,9 +26,11 @@ The format (version 1), one bullet per hook or field:
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable
+from enum import Enum
 from typing import Any, Union
 
 import attrs
@@ -40,7 +42,14 @@ from ..errors import ContextSerdeError
 from ..events import Event, UnreconstructedException
 from .registry import Registry
 from .state import Delivery, RunState, Waiter
-from .values import DECODERS, ENCODERS, ValueCodec
+from .values import (
+    DECODERS,
+    ENCODERS,
+    UnstorableValueError,
+    ValueCodec,
+    refuse_structure,
+    refuse_unstructure,
+)
 
 FORMAT = "flowkit.context"
 VERSION = 1
@@ -121,20 +130,18 @@ def configure_converter(
     converter.register_unstructure_hook_func(lambda t: t is Exception, _unstructure_exception)
     converter.register_structure_hook_func(lambda t: t is Exception, _structure_exception)
 
-    # The workflow's own event classes form a tagged union; a subclass of one of them
-    # that no signature names (a waiter_event, say) is tagged by its qualified name.
+    # The workflow's own event classes form a tagged union; an event class that no
+    # signature names (a waiter_event, say) is tagged by its qualified name. The hooks
+    # for fields typed ``Event`` are registered first, so that the union members'
+    # generated functions (StepFailedEvent.input_event) use them.
     members = tuple(registry.events.values())
     union = Union[members]  # type: ignore[valid-type]  # noqa: UP007  # built at run time
-    configure_tagged_union(
-        union, converter, tag_name="type", tag_generator=registry.tags.__getitem__
-    )
-    union_structure = converter.get_structure_hook(union)
-    union_unstructure = converter.get_unstructure_hook(union)
+    union_hooks: dict[str, Any] = {}
 
     def unstructure_event(event: Event) -> Any:
         klass = type(event)
         if klass in registry.tags:
-            return union_unstructure(event)
+            return union_hooks["unstructure"](event)
         data = converter.unstructure(event, klass)
         data["type"] = registry.tag_of(klass)
         return data
@@ -144,7 +151,7 @@ def configure_converter(
             raise ContextSerdeError(f"An event must be a dict, found {type(data).__name__}.")
         klass = registry.event_class(data.get("type"))  # unknown tags fail here
         if klass in registry.tags:
-            event: Event = union_structure(data, union)
+            event: Event = union_hooks["structure"](data, union)
             return event
         fields = {key: value for key, value in data.items() if key != "type"}
         return converter.structure(fields, klass)
@@ -155,6 +162,11 @@ def configure_converter(
     converter.register_structure_hook_func(
         lambda t: t == type[Event], lambda tag, _: registry.event_class(tag)
     )
+    configure_tagged_union(
+        union, converter, tag_name="type", tag_generator=registry.tags.__getitem__
+    )
+    union_hooks["structure"] = converter.get_structure_hook(union)
+    union_hooks["unstructure"] = converter.get_unstructure_hook(union)
 
 
 def make_converter(
@@ -163,14 +175,47 @@ def make_converter(
     decode_unknown: Callable[[dict[str, Any]], Any],
     base: cattrs.Converter | None = None,
 ) -> cattrs.Converter:
-    """A converter for ``registry``'s snapshots, built on a copy of ``base`` if given."""
-    converter = (
-        base.copy(detailed_validation=True, forbid_extra_keys=True)
-        if base is not None
-        else cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
-    )
+    """A converter for ``registry``'s snapshots, built on a copy of ``base`` if given.
+
+    The hooks registered on ``base`` (the serializer's converter) are kept. A class
+    ``base`` has no hook for is refused, never passed through: cattrs would otherwise
+    put the object itself into the snapshot.
+    """
+    base = base if base is not None else cattrs.Converter()
+    converter = base.copy(detailed_validation=True, forbid_extra_keys=True)
+    _refuse_unhandled(converter, base)
     configure_converter(converter, registry, encode_unknown, decode_unknown)
     return converter
+
+
+_HANDLED = (str, bytes, int, float, bool, type(None), Enum, list, dict, tuple, set, frozenset)
+
+
+def _opaque(kind: Any) -> bool:
+    """A plain class cattrs knows nothing about (not attrs, a dataclass, an Enum, ...)."""
+    return (
+        isinstance(kind, type)
+        and not issubclass(kind, _HANDLED)
+        and not attrs.has(kind)
+        and not dataclasses.is_dataclass(kind)
+    )
+
+
+def _refuse_unhandled(converter: cattrs.Converter, base: cattrs.Converter) -> None:
+    def no_structure_hook(kind: Any) -> bool:
+        if not _opaque(kind):
+            return False
+        try:
+            base.get_structure_hook(kind)
+        except cattrs.StructureHandlerNotFoundError:
+            return True
+        return False
+
+    def no_unstructure_hook(kind: Any) -> bool:
+        return _opaque(kind) and base.get_unstructure_hook(kind) is cattrs.fns.identity
+
+    converter.register_structure_hook_factory(no_structure_hook, refuse_structure)
+    converter.register_unstructure_hook_factory(no_unstructure_hook, refuse_unstructure)
 
 
 def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[str, Any]:
@@ -205,13 +250,60 @@ def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[
     )
     try:
         data: dict[str, Any] = converter.unstructure(snapshot)
-    except ContextSerdeError as exc:
+    except UnstorableValueError as exc:
+        path = locate(snapshot, exc.value_type)
         raise ContextSerdeError(
-            f"Cannot freeze the context: {exc} (at $.store{exc.path or ''}). Store JSON data, "
-            "or register the value's class with serializer.register_type().",
-            path=f"$.store{exc.path or ''}",
+            f"Cannot freeze the context: {exc} at {path}. Store JSON data, register the "
+            "class with serializer.register_type(), or give it hooks on serializer.converter.",
+            path=path,
+        ) from None
+    except RecursionError:
+        path = locate(snapshot, None)
+        raise ContextSerdeError(
+            f"Cannot freeze the context: the value at {path} is nested too deeply.", path=path
         ) from None
     return data
+
+
+_TOO_DEEP = 200
+
+
+def locate(root: Any, wanted: type | None) -> str:
+    """The path of the first value of type ``wanted`` inside ``root`` (for error messages).
+
+    With ``wanted`` None, the path (shortened) of the first value nested too deeply.
+    """
+    pending: list[tuple[Any, str]] = [(root, "$")]
+    seen: set[int] = set()
+    while pending:
+        value, path = pending.pop()
+        if type(value) is wanted:
+            return path
+        if wanted is None and path.count("[") + path.count(".") > _TOO_DEEP:
+            cut = max(path.find("[", 8), 8)
+            return path[: cut + 30] + "..."
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        children: list[tuple[Any, str]] = []
+        if isinstance(value, dict):
+            children = [
+                (v, f"{path}.{k}" if isinstance(k, str) else f"{path}[{k!r}]")
+                for k, v in value.items()
+            ]
+        elif isinstance(value, (list, tuple, deque)):
+            children = [(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        elif isinstance(value, (set, frozenset)):
+            children = [(v, f"{path}[*]") for v in value]
+        elif attrs.has(type(value)):
+            for field in attrs.fields(type(value)):
+                child = getattr(value, field.name)
+                if field.name == "_data":  # extra fields read as attributes
+                    children.extend((v, f"{path}.{k}") for k, v in child.items())
+                else:
+                    children.append((child, f"{path}.{field.name}"))
+        pending.extend(reversed(children))
+    return "$"
 
 
 def _format_error(exc: BaseException, type_: Any) -> str:
@@ -269,6 +361,12 @@ def thaw(data: Any, workflow: str, steps: set[str], converter: cattrs.Converter)
         snapshot = converter.structure(data, Snapshot)
     except RecursionError:
         raise ContextSerdeError("The snapshot is nested too deeply to restore.", path="$") from None
+    except cattrs.StructureHandlerNotFoundError as exc:
+        raise ContextSerdeError(
+            f"Cannot restore a value of type {exc.type_!r}: it has no structure hook. Register "
+            "one on serializer.converter.",
+            path="$",
+        ) from None
     except (cattrs.BaseValidationError, ContextSerdeError) as exc:
         messages = (
             cattrs.transform_error(exc, path="$", format_exception=_format_error)

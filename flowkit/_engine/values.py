@@ -54,6 +54,35 @@ DECODERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+class UnstorableValueError(ContextSerdeError):
+    """A value's type can be neither stored as JSON nor converted by a registered hook."""
+
+    def __init__(self, value_type: type) -> None:
+        self.value_type = value_type
+        super().__init__(f"Value of type {value_type.__qualname__} is not JSON-serializable")
+
+
+def refuse_unstructure(value_type: Any) -> Callable[[Any], Any]:
+    """A cattrs unstructure fallback: a class with no hook is an error, never passed through."""
+
+    def refuse(value: Any) -> Any:
+        raise UnstorableValueError(type(value))
+
+    return refuse
+
+
+def refuse_structure(value_type: Any) -> Callable[[Any, Any], Any]:
+    """A cattrs structure fallback: a class with no hook fails when data for it comes."""
+
+    def refuse(value: Any, _: Any) -> Any:
+        raise ContextSerdeError(
+            f"Cannot restore a value of type {value_type!r}: it has no structure hook. "
+            "Register one on serializer.converter."
+        )
+
+    return refuse
+
+
 class ValueCodec:
     """Encode and decode ``Any`` values for one converter and registry."""
 
@@ -82,7 +111,7 @@ class ValueCodec:
             return [self.encode(item) for item in value]
         if kind is dict or isinstance(value, dict):
             if all(type(key) is str for key in value):
-                encoded = {key: self._encode_at(key, item) for key, item in value.items()}
+                encoded = {key: self.encode(item) for key, item in value.items()}
                 return {TAG: "dict", "value": encoded} if TAG in value else encoded
             return {
                 TAG: "pairs",
@@ -100,13 +129,12 @@ class ValueCodec:
         tag = self.registry.tags.get(kind)
         if tag is not None and tag in self.registry.values:
             return {TAG: tag, "value": self.converter.unstructure(value, kind)}
-        return self.encode_unknown(value)
-
-    def _encode_at(self, key: str, value: Any) -> Any:
         try:
-            return self.encode(value)
-        except ContextSerdeError as exc:
-            raise ContextSerdeError(str(exc), path=f".{key}{exc.path or ''}") from None
+            return self.encode_unknown(value)
+        except UnstorableValueError:
+            raise
+        except ContextSerdeError:
+            raise UnstorableValueError(kind) from None
 
     def decode(self, data: Any) -> Any:
         """The value ``data`` was encoded from.
