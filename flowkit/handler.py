@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncGenerator, Generator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -17,8 +17,12 @@ if TYPE_CHECKING:
 __all__ = ["WorkflowHandler"]
 
 
-class _EventIterator:
-    """The iterator ``stream_events()`` returns; breaking out of it is always safe."""
+class _EventIterator(AsyncGenerator[Event, None]):
+    """What ``stream_events()`` returns; breaking out of it is always safe.
+
+    It is not a Python async generator, so it needs no finalization by the event loop:
+    dropping it (a ``break``) releases the run's writers at once.
+    """
 
     def __init__(self, handler: WorkflowHandler, expose_internal: bool) -> None:
         self._handler = handler
@@ -27,9 +31,6 @@ class _EventIterator:
         self._finished = False
         if expose_internal:
             self._run.expose_internal = True
-
-    def __aiter__(self) -> _EventIterator:
-        return self
 
     async def __anext__(self) -> Event:
         if self._finished:
@@ -53,6 +54,27 @@ class _EventIterator:
             stream.reading = False
             raise
 
+    async def asend(self, value: None) -> Event:
+        """The next event (an async generator's ``asend``; the value is ignored)."""
+        return await self.__anext__()
+
+    async def athrow(self, *args: Any) -> Event:
+        """Stop reading and raise the given exception here."""
+        self._release()
+        self._finished = True
+        exc = args[0] if len(args) == 1 else args[1]
+        raise exc if isinstance(exc, BaseException) else exc()
+
+    async def aclose(self) -> None:
+        """Stop reading (as ``contextlib.aclosing`` does); the run goes on."""
+        self._release()
+
+    def _release(self) -> None:
+        run = self.__dict__.get("_run")
+        if run is not None:
+            run.stream.reading = False
+            run.stream.release_writers()
+
     def _finish(self) -> None:
         self._finished = True
         self._handler._all_events_consumed = True
@@ -61,10 +83,7 @@ class _EventIterator:
 
     def __del__(self) -> None:
         # A consumer that breaks out of the loop drops the iterator: stop holding writers.
-        run = self.__dict__.get("_run")
-        if run is not None:
-            run.stream.reading = False
-            run.stream.release_writers()
+        self._release()
 
 
 class WorkflowHandler:
@@ -114,7 +133,7 @@ class WorkflowHandler:
             raise outcome.error
         return outcome.event
 
-    def stream_events(self, expose_internal: bool = False) -> AsyncIterator[Event]:
+    def stream_events(self, expose_internal: bool = False) -> AsyncGenerator[Event, None]:
         """Iterate over the events the run streams, ending with its terminal event.
 
         The terminal event is the StopEvent, or WorkflowFailedEvent,

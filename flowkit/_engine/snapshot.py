@@ -243,7 +243,7 @@ def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[
         collected={
             key: kept
             for key, buffer in state.collected.items()
-            if (kept := [d for d in buffer if d.id not in running])
+            if (kept := [d for d in buffer.values() if d.id not in running])
         },
         waiters=list(state.waiters.values()),
         stream=list(state.stream),
@@ -414,7 +414,7 @@ def _to_state(snapshot: Snapshot, steps: set[str]) -> RunState:
     for key, buffer in snapshot.collected.items():
         for index, delivery in enumerate(buffer):
             check(delivery, f"$.collected.{key}[{index}]")
-        state.collected[key] = buffer
+        state.collected[key] = {delivery.id: delivery for delivery in buffer}
     for index, waiter in enumerate(snapshot.waiters):
         if waiter.step not in steps:
             raise ContextSerdeError(

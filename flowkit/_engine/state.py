@@ -67,7 +67,7 @@ class RunState:
     store: Any
     queued: dict[str, deque[Delivery]] = attrs.Factory(dict)
     in_progress: dict[int, Delivery] = attrs.Factory(dict)
-    collected: dict[str, list[Delivery]] = attrs.Factory(dict)
+    collected: dict[str, dict[int, Delivery]] = attrs.Factory(dict)
     waiters: dict[str, Waiter] = attrs.Factory(dict)
     stream: deque[Event] = attrs.Factory(deque)
     next_id: int = 1

@@ -107,15 +107,18 @@ class Waiters:
         execution = _execution("collect_events")
         delivery = execution.delivery
         key = buffer_id if buffer_id is not None else delivery.step
-        buffer = self.run.state.collected.setdefault(key, [])
-        own = next((d for d in buffer if d.id == delivery.id), None)
+        buffer = self.run.state.collected.get(key)
+        if buffer is None:
+            buffer = self.run.state.collected[key] = {}
+        own = buffer.get(delivery.id)
         if own is None:
-            own = Delivery(delivery.id, delivery.step, event)
-            buffer.append(own)
-        claimed = [d for d in buffer if d.claimed_by == delivery.id and d is not own]
-        if claimed:  # a retry or a restored re-run of the execution that completed the batch
-            delivery.claimed_by = delivery.id
-            return _in_order([*claimed, own], expected)
+            own = buffer[delivery.id] = Delivery(delivery.id, delivery.step, event)
+        if delivery.claimed_by == delivery.id:
+            # A retry, or a restored re-run, of the execution that completed a batch.
+            claimed = [d for d in buffer.values() if d.claimed_by == delivery.id]
+            return _in_order([*claimed, own] if own not in claimed else claimed, expected)
+        if len(buffer) < len(expected):  # cannot be complete: no need to look
+            return None
         batch = _match(buffer, expected)
         if batch is None:
             return None
@@ -128,12 +131,13 @@ class Waiters:
         """Drop the batch the finished execution of ``delivery`` collected, and its own entry."""
         if delivery.claimed_by is None:
             return
-        for key, buffer in list(self.run.state.collected.items()):
-            kept = [d for d in buffer if d.claimed_by != delivery.id and d.id != delivery.id]
-            if kept:
-                self.run.state.collected[key] = kept
-            else:
-                del self.run.state.collected[key]
+        collected = self.run.state.collected
+        for key, buffer in list(collected.items()):
+            for item in [d for d in buffer.values() if d.claimed_by == delivery.id]:
+                del buffer[item.id]
+            buffer.pop(delivery.id, None)
+            if not buffer:
+                del collected[key]
 
 
 def math_inf_if_none(timeout: float | None) -> float:
@@ -141,20 +145,25 @@ def math_inf_if_none(timeout: float | None) -> float:
     return float("inf") if timeout is None else timeout
 
 
-def _match(buffer: list[Delivery], expected: Sequence[type[Event]]) -> list[Delivery] | None:
-    used: set[int] = set()
+def _match(buffer: dict[int, Delivery], expected: Sequence[type[Event]]) -> list[Delivery] | None:
+    """One unclaimed delivery per entry of ``expected``, oldest first; None if one is missing."""
+    by_type: dict[type[Event], list[Delivery]] = {}
+    for item in buffer.values():
+        if item.claimed_by is None:
+            by_type.setdefault(type(item.event), []).append(item)
+    taken: dict[type[Event], int] = {}
     batch: list[Delivery] = []
     for wanted in expected:
-        for item in buffer:
-            if item.id not in used and item.claimed_by is None and type(item.event) is wanted:
-                used.add(item.id)
-                batch.append(item)
-                break
-        else:
+        candidates = by_type.get(wanted, ())
+        index = taken.get(wanted, 0)
+        if index >= len(candidates):
             return None
+        taken[wanted] = index + 1
+        batch.append(candidates[index])
     return batch
 
 
 def _in_order(items: list[Delivery], expected: Sequence[type[Event]]) -> list[Event] | None:
-    batch = _match([Delivery(d.id, d.step, d.event) for d in items], expected)
+    fresh = {d.id: Delivery(d.id, d.step, d.event) for d in items}
+    batch = _match(fresh, expected)
     return None if batch is None else [d.event for d in batch]

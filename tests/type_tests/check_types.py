@@ -5,7 +5,7 @@ sees. With ``warn_unused_ignores``, each ``# type: ignore[...]`` is a mistake th
 keep being reported.
 """
 
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from typing import Any, assert_type
 
 import attrs
@@ -63,7 +63,7 @@ async def run_and_await() -> None:
     assert_type(handler, WorkflowHandler)
     assert_type(handler.ctx, Context[Any])
     assert_type(handler.ctx.store, InMemoryStateStore[Any])
-    assert_type(handler.stream_events(), AsyncIterator[Event])
+    assert_type(handler.stream_events(), AsyncGenerator[Event, None])
     assert_type(await handler, Any)
     assert_type(await handler.stop_event_result(), StopEvent)
     assert_type(workflow.start_event_class, type[StartEvent])
