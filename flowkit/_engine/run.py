@@ -237,7 +237,8 @@ class Run:
         if self.outcome is not None:
             return
         if self.waiters.any_open() or self._accepts_outside_input:
-            self.write_internal(WorkflowIdleEvent())
+            if self.expose_internal:
+                self.write_internal(WorkflowIdleEvent())
             return
         last = f" The last step to run was '{self._last_step}'." if self._last_step else ""
         error = WorkflowRuntimeError(
@@ -276,21 +277,26 @@ class Run:
         self.finish(Outcome(event, error))
 
     def cancel(self) -> None:
-        """Cancel the run (``handler.cancel_run()``); a no-op once it has ended."""
+        """Cancel the run (``handler.cancel_run()``); a no-op once it has ended.
+
+        The outcome is decided now: a step that finishes after this call changes
+        nothing (its event stays in progress, to run again on resume).
+        """
+        if self.outcome is not None:
+            return
         self._cancel_requested = True
+        self._end_cancelled()
         if self._run_scope is not None:
             self._run_scope.cancel()
-        elif self.outcome is None:
-            self._end_cancelled()
+        elif self.state.running_since is None:  # not started: nothing will set done
+            self._close_streams()
+            self.done.set()
 
     def _end_cancelled(self) -> None:
         error = WorkflowCancelledByUser(
             "The run was cancelled. Its context can be resumed with workflow.run(ctx=...)."
         )
         self.finish(Outcome(WorkflowCancelledEvent(), error))
-        if self._task_group is None:
-            self._close_streams()
-        self.done.set()
 
     def _close_streams(self) -> None:
         for step in self.steps.values():
@@ -329,8 +335,7 @@ class Run:
                 timed_out = timer.cancelled_caught
         except anyio.get_cancelled_exc_class():
             self._task_group = None
-            if self.outcome is None:
-                self._end_cancelled()
+            self._end_cancelled()  # a no-op if the run had ended already
             raise
         except Exception as exc:  # a bug in flowkit: never leave the handler waiting
             self._task_group = None

@@ -43,12 +43,24 @@ async def work(run: Run, step: StepRuntime) -> None:
     task, with a checkpoint between steps so that other tasks and cancellation get in.
     """
     stream = run.stream
+    first = True
     while True:
         receive = step.receive
         assert receive is not None
         try:
             delivery = receive.receive_nowait()
         except anyio.WouldBlock:
+            step.alive -= 1
+            return
+        if not first:
+            # Between two steps in one task: let the reader and other tasks in. (The
+            # delivery is still queued in the RunState until take(), so a snapshot or a
+            # cancellation here loses nothing.)
+            if stream.must_wait():
+                await stream.wait_for_reader()
+            await anyio.lowlevel.checkpoint()
+        first = False
+        if run.outcome is not None:  # ended (cancelled, say) while this task was not looking
             step.alive -= 1
             return
         run.state.take(delivery)
@@ -61,9 +73,6 @@ async def work(run: Run, step: StepRuntime) -> None:
             else:
                 step.alive -= 1
                 step = handoff
-        if stream.must_wait():
-            await stream.wait_for_reader()
-        await anyio.lowlevel.checkpoint()
 
 
 async def execute(run: Run, step: StepRuntime, delivery: Delivery) -> None:
@@ -71,10 +80,22 @@ async def execute(run: Run, step: StepRuntime, delivery: Delivery) -> None:
     execution = Execution(run, delivery, time.monotonic())
     token = current_execution.set(execution)
     try:
-        result = await _call_with_retries(run, step, delivery, execution)
+        if run.verbose or run.expose_internal or step.retry_policy is not None:
+            result = await _call_with_retries(run, step, delivery, execution)
+        else:  # the common case, without the retry loop's bookkeeping
+            delivery.attempts += 1
+            try:
+                result = await step.call(delivery.event)
+                if result is not None and not isinstance(result, Event):
+                    raise _not_an_event(step, result)
+            except Exception as exc:
+                _give_up(run, step, delivery, exc, time.monotonic() - execution.first_attempt_at)
+                return
     finally:
         current_execution.reset(token)
-    if isinstance(result, _Failed):
+    if isinstance(result, _Failed) or run.outcome is not None:
+        # Failed, or the run ended while the step ran: its result changes nothing, and a
+        # cancelled run keeps the delivery in progress to run it again on resume.
         return
     if run.verbose:
         produced = type(result).__name__ if result is not None else "None"
@@ -95,9 +116,17 @@ async def execute(run: Run, step: StepRuntime, delivery: Delivery) -> None:
             run.route(result)
         finally:
             run.returning = False
-    run.waiters.release_claims(delivery)
+    if delivery.claimed_by is not None:
+        run.waiters.release_claims(delivery)
     del run.state.in_progress[delivery.id]
     run.step_done(step)
+
+
+def _not_an_event(step: StepRuntime, result: object) -> WorkflowRuntimeError:
+    return WorkflowRuntimeError(
+        f"Step function {step.name} returned {type(result).__name__} instead of an "
+        "Event instance. Return an Event, or None to emit nothing."
+    )
 
 
 class _Failed:
@@ -127,10 +156,7 @@ async def _call_with_retries(
             result = await step.call(delivery.event)
             if result is None or isinstance(result, Event):
                 return result
-            raise WorkflowRuntimeError(
-                f"Step function {step.name} returned {type(result).__name__} instead of an "
-                "Event instance. Return an Event, or None to emit nothing."
-            )
+            raise _not_an_event(step, result)
         except Exception as exc:
             elapsed = time.monotonic() - execution.first_attempt_at
             policy = step.retry_policy

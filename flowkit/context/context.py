@@ -152,8 +152,10 @@ class Context(Generic[MODEL_T]):
         )
 
     async def running_steps(self) -> list[str]:
-        """The names of the steps running an event now."""
-        return sorted({d.step for d in self._state.in_progress.values()})
+        """The names of the steps running an event now (none once the run has ended)."""
+        if self._run is None or self._run.outcome is not None:
+            return []
+        return self._run.active_steps()
 
     @overload
     def to_dict(self) -> dict[str, Any]: ...
