@@ -43,13 +43,17 @@ async def work(run: Run, step: StepRuntime) -> None:
     task, with a checkpoint between steps so that other tasks and cancellation get in.
     """
     stream = run.stream
+    queued = run.state.queued
     first = True
     while True:
         receive = step.receive
         assert receive is not None
+        if not queued.get(step.name):  # the RunState mirrors the stream: nothing to take
+            step.alive -= 1
+            return
         try:
             delivery = receive.receive_nowait()
-        except anyio.WouldBlock:
+        except anyio.WouldBlock:  # another worker holds the last one, before its take()
             step.alive -= 1
             return
         if not first:
@@ -68,7 +72,7 @@ async def work(run: Run, step: StepRuntime) -> None:
         handoff = run.handoff
         if handoff is not None:
             run.handoff = None
-            if receive.statistics().current_buffer_used:
+            if queued.get(step.name):
                 run.start_worker(handoff)  # this step has more to do: keep working on it
             else:
                 step.alive -= 1
