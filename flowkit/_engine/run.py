@@ -64,6 +64,11 @@ class StepRuntime:
             self.send.close()
             self.receive.close()
 
+    def __del__(self) -> None:
+        # A run whose task never started (its event loop closed first) never closes
+        # its streams itself: do it here so that nothing warns at collection.
+        self.close()
+
     @property
     def retry_policy(self) -> RetryPolicy | None:
         """The step's retry policy, if any."""
@@ -123,6 +128,8 @@ class Run:
         self._cancel_requested = False
         self._last_step: str | None = None
         self._requeue_in_progress()
+        # A run exists from now on: a snapshot taken before its task starts resumes it.
+        state.started = True
 
     # -- routing -------------------------------------------------------------------
 

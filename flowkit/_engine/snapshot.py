@@ -376,7 +376,10 @@ def thaw(data: Any, workflow: str, steps: set[str], converter: cattrs.Converter)
         message, _sep, path = messages[0].rpartition(" @ ")
         if not _sep:
             message, path = messages[0], "$"
-        raise ContextSerdeError(f"{message} at {path}.", path=path) from None
+        # Say where right after what: "Unknown event tag 'X' at $.queued[3]. <advice>"
+        first, _dot, advice = message.partition(". ")
+        located = f"{first.rstrip('.')} at {path}." + (f" {advice}" if advice else "")
+        raise ContextSerdeError(located, path=path) from None
     return _to_state(snapshot, steps)
 
 

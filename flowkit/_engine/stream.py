@@ -1,19 +1,19 @@
 """EventStream: the events a run writes for its caller, read once through ``stream_events()``.
 
-Writes are synchronous (``ctx.write_event_to_stream`` is), so the buffer cannot
-refuse an event. The bound is applied at step boundaries instead: while a reader is
-iterating and nobody awaits the run's result, a worker that finishes a step with
-more than ``high_water`` unread events waits for the reader before taking its next
-event. Without a reader, events are kept so that a late reader sees them all.
+The unread events are the RunState's ``stream`` deque itself, so a snapshot sees
+exactly what the caller has not read. Writes are synchronous (``ctx.write_event_to_stream``
+is), so the buffer cannot refuse an event. The bound is applied at step boundaries
+instead: while a reader is iterating and nobody awaits the run's result, a worker that
+is about to start a step with more than ``high_water`` unread events waits for the
+reader. Without a reader, events are kept so that a late reader sees them all.
 """
 
 from __future__ import annotations
 
-import math
 from collections import deque
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+import anyio.lowlevel
 
 from ..events import Event
 
@@ -29,24 +29,24 @@ class EventStream:
         self.reading = False
         self.result_awaited = False
         self.closed = False
+        self._readable: anyio.Event | None = None
         self._drained: anyio.Event | None = None
-        self._send: MemoryObjectSendStream[Event]
-        self._receive: MemoryObjectReceiveStream[Event]
-        self._send, self._receive = anyio.create_memory_object_stream[Event](math.inf)
-        for event in buffer:  # unread events restored from a snapshot
-            self._send.send_nowait(event)
 
     def write(self, event: Event) -> None:
         """Append ``event`` for the reader; never blocks. Ignored once the stream is closed."""
         if self.closed:
             return
         self.buffer.append(event)
-        self._send.send_nowait(event)
+        if self._readable is not None:
+            self._readable.set()
+            self._readable = None
 
     def close(self) -> None:
         """End the stream after the events already written (the terminal event last)."""
         self.closed = True
-        self._send.close()
+        if self._readable is not None:
+            self._readable.set()
+            self._readable = None
         self.release_writers()
 
     async def receive(self) -> Event:
@@ -55,24 +55,20 @@ class EventStream:
         Raises:
             anyio.EndOfStream: The stream is closed and every event has been read.
         """
-        try:
-            event = await self._receive.receive()
-        except anyio.EndOfStream:
-            self._receive.close()
-            raise
         buffer = self.buffer
-        if buffer and buffer[0] is event:
-            buffer.popleft()
-        else:
-            buffer.remove(event)
+        # Yield first, as anyio's streams do: a reader of a backlog lets others in, and a
+        # reader that just answered lets the step write its next event before it waits.
+        await anyio.lowlevel.checkpoint()
+        while not buffer:
+            if self.closed:
+                raise anyio.EndOfStream
+            if self._readable is None:
+                self._readable = anyio.Event()
+            await self._readable.wait()
+        event = buffer.popleft()
         if self._drained is not None and len(buffer) <= self.high_water // 2:
             self.release_writers()
         return event
-
-    def __del__(self) -> None:
-        # The reader may never come: close both ends so that nothing warns at collection.
-        self._send.close()
-        self._receive.close()
 
     def must_wait(self) -> bool:
         """Whether a worker should wait for the reader before its next step."""

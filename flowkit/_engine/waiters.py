@@ -146,9 +146,13 @@ def math_inf_if_none(timeout: float | None) -> float:
 
 
 def _match(buffer: dict[int, Delivery], expected: Sequence[type[Event]]) -> list[Delivery] | None:
-    """One unclaimed delivery per entry of ``expected``, oldest first; None if one is missing."""
+    """One unclaimed delivery per entry of ``expected``, oldest first; None if one is missing.
+
+    Oldest means first routed (lowest delivery id), whatever order concurrent workers
+    of the collecting step happened to run in.
+    """
     by_type: dict[type[Event], list[Delivery]] = {}
-    for item in buffer.values():
+    for _id, item in sorted(buffer.items()):
         if item.claimed_by is None:
             by_type.setdefault(type(item.event), []).append(item)
     taken: dict[type[Event], int] = {}
