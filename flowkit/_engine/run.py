@@ -51,6 +51,10 @@ class StepRuntime:
     send: MemoryObjectSendStream[Delivery] | None = None
     receive: MemoryObjectReceiveStream[Delivery] | None = None
     alive: int = 0
+    num_workers: int = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.num_workers = self.config.num_workers
 
     def feed(self, delivery: Delivery) -> None:
         """Put ``delivery`` on the step's stream, opening it on first use."""
@@ -103,7 +107,11 @@ class Run:
         self.verbose = verbose
         if state.stream:  # a cancelled run's terminal event is not part of its resumption
             state.stream = deque(e for e in state.stream if not isinstance(e, StopEvent))
-        self.stream = EventStream(state.stream, stream_high_water)
+        self.done = anyio.Event()
+        # anyio.Event() looks the backend up on every call; its class is the backend's
+        # own, which builds events directly. Events are made on every wake-up.
+        self.new_event: type[anyio.Event] = type(self.done)
+        self.stream = EventStream(state.stream, stream_high_water, self.new_event)
         self.waiters = Waiters(self)
         self.catch_error = catch_error
         self.steps: dict[str, StepRuntime] = {}
@@ -120,7 +128,6 @@ class Run:
         self._accepts_outside_input = bool(graph.external_inputs())
         self.pending = 0
         self.outcome: Outcome | None = None
-        self.done = anyio.Event()
         self.expose_internal = False
         self.recoveries: dict[str, int] = {}
         self._task_group: TaskGroup | None = None
@@ -184,11 +191,16 @@ class Run:
 
     def deliver(self, step: StepRuntime, event: Event) -> None:
         """Queue ``event`` for ``step`` and make sure a worker will take it."""
-        delivery = self.state.new_delivery(step.name, event)
-        self.state.queue_of(step.name).append(delivery)
+        state = self.state
+        delivery = Delivery(state.next_id, step.name, event)
+        state.next_id += 1
+        queue = state.queued.get(step.name)
+        if queue is None:
+            queue = state.queued[step.name] = deque()
+        queue.append(delivery)
         step.feed(delivery)
         self.pending += 1
-        if step.alive < step.config.num_workers and self._task_group is not None:
+        if step.alive < step.num_workers and self._task_group is not None:
             step.alive += 1
             if self.returning and self.handoff is None:
                 self.handoff = step
@@ -243,7 +255,7 @@ class Run:
         """Nothing is queued or running: end the run if it can never go on."""
         if self.outcome is not None:
             return
-        if self.waiters.any_open() or self._accepts_outside_input:
+        if self._accepts_outside_input or self.waiters.any_open():
             if self.expose_internal:
                 self.write_internal(WorkflowIdleEvent())
             return
@@ -376,7 +388,7 @@ class Run:
         while True:
             step = self._host_job
             if step is None:
-                self._host_wake = anyio.Event()
+                self._host_wake = self.new_event()
                 await self._host_wake.wait()
                 continue
             self._host_wake = None

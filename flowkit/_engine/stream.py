@@ -23,12 +23,18 @@ DEFAULT_HIGH_WATER = 10_000
 class EventStream:
     """A run's outgoing events; ``buffer`` (the RunState's) holds those not yet read."""
 
-    def __init__(self, buffer: deque[Event], high_water: int = DEFAULT_HIGH_WATER) -> None:
+    def __init__(
+        self,
+        buffer: deque[Event],
+        high_water: int = DEFAULT_HIGH_WATER,
+        new_event: type[anyio.Event] = anyio.Event,
+    ) -> None:
         self.buffer = buffer
         self.high_water = high_water
         self.reading = False
         self.result_awaited = False
         self.closed = False
+        self._new_event = new_event
         self._readable: anyio.Event | None = None
         self._drained: anyio.Event | None = None
 
@@ -63,7 +69,7 @@ class EventStream:
             if self.closed:
                 raise anyio.EndOfStream
             if self._readable is None:
-                self._readable = anyio.Event()
+                self._readable = self._new_event()
             await self._readable.wait()
         event = buffer.popleft()
         if self._drained is not None and len(buffer) <= self.high_water // 2:
@@ -78,7 +84,7 @@ class EventStream:
         """Wait until the reader has caught up, stops reading, or the stream closes."""
         while self.must_wait() and not self.closed:
             if self._drained is None:
-                self._drained = anyio.Event()
+                self._drained = self._new_event()
             await self._drained.wait()
 
     def release_writers(self) -> None:

@@ -80,7 +80,7 @@ class Waiters:
             if waiter.waiter_event is not None:
                 self.run.stream.write(waiter.waiter_event)
         if waiter.resolved is None:
-            wake = self._wakers[key] = anyio.Event()
+            wake = self._wakers[key] = self.run.new_event()
             self.run.pending -= 1
             if self.run.pending == 0:
                 self.run.on_idle()
