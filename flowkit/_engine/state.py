@@ -83,12 +83,6 @@ class RunState:
             return self.elapsed
         return self.elapsed + now - self.running_since
 
-    def new_delivery(self, step: str, event: Event) -> Delivery:
-        """Create a delivery of ``event`` to ``step`` with a fresh id (not yet queued)."""
-        delivery = Delivery(self.next_id, step, event)
-        self.next_id += 1
-        return delivery
-
     def queue_of(self, step: str) -> deque[Delivery]:
         """The queue of ``step``, created on first use."""
         queue = self.queued.get(step)
