@@ -15,7 +15,7 @@ if sys.version_info < (3, 11):
 import anyio
 import cattrs
 
-from ._engine import backend, snapshot
+from ._engine import backend, freeze, snapshot
 from ._engine.graph import StepGraph, build_graph
 from ._engine.registry import Registry
 from ._engine.run import Run
@@ -240,11 +240,11 @@ class Workflow:
         return cached
 
     def _freeze(self, state: RunState, serializer: BaseSerializer | None) -> dict[str, Any]:
-        return snapshot.freeze(state, self._workflow_name, self._converter(serializer)[1])
+        return freeze.freeze(state, self._workflow_name, self._converter(serializer)[1])
 
     def _thaw(self, data: Any, serializer: BaseSerializer | None) -> RunState:
         converter = self._converter(serializer)[1]
-        return snapshot.thaw(data, self._workflow_name, set(self._graph().steps), converter)
+        return freeze.thaw(data, self._workflow_name, set(self._graph().steps), converter)
 
     # -- runs ----------------------------------------------------------------------
 
