@@ -115,7 +115,7 @@ SCENARIOS: dict[str, Scenario] = {
             "run",
             "N runs parked on an InputRequiredEvent at once: answer all and collect all; "
             "start: run() all and wait until all are parked (memory traced on the warm-up)",
-            sizes=(5_000,),
+            sizes=(10_000,),
             quick=(50,),
             llama=(1_000,),
             llama_quick=(20,),
