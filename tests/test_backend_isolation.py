@@ -1,8 +1,8 @@
 """Guard test: which flowkit modules may import what, checked on the source with ``ast``.
 
 - Only ``flowkit/_engine/backend.py`` imports asyncio or trio; everything else uses anyio.
-- The leaf modules (errors, events, retry_policy) import no other part of flowkit, and the
-  package's ``__init__`` and ``testing`` reach the engine only through the public modules.
+- The leaf modules (errors, events, retry_policy and its private _retry package) import no
+  other part of flowkit, and the package's ``__init__`` and ``testing`` reach the engine only through the public modules.
 - ``_engine`` never imports the face modules (workflow, handler, decorators, context) at
   runtime; imports under ``if TYPE_CHECKING:`` are allowed.
 
@@ -20,7 +20,7 @@ import flowkit
 FLOWKIT_ROOT = Path(flowkit.__file__).parent
 BACKENDS = frozenset({"asyncio", "trio"})
 BACKEND_MODULE = "flowkit._engine.backend"
-LEAVES = frozenset({"flowkit.errors", "flowkit.events", "flowkit.retry_policy"})
+LEAVES = frozenset({"flowkit.errors", "flowkit.events", "flowkit.retry_policy", "flowkit._retry"})
 FACES = ("flowkit.workflow", "flowkit.handler", "flowkit.decorators", "flowkit.context")
 
 

@@ -1,0 +1,1 @@
+"""The pieces of ``flowkit.retry_policy``: conditions, waits and stops, and their checks."""
