@@ -2,7 +2,8 @@
 
 - Only ``flowkit/_engine/backend.py`` imports asyncio or trio; everything else uses anyio.
 - The leaf modules (errors, events, retry_policy and its private _retry package) import no
-  other part of flowkit, and the package's ``__init__`` and ``testing`` reach the engine only through the public modules.
+  other part of flowkit, and the package's ``__init__`` and ``testing`` reach the engine
+  only through the public modules.
 - ``_engine`` never imports the face modules (workflow, handler, decorators, context) at
   runtime; imports under ``if TYPE_CHECKING:`` are allowed.
 
