@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import attrs
@@ -58,6 +59,7 @@ class StepGraph:
             )
         return found
 
+    @functools.cached_property
     def external_inputs(self) -> tuple[type[Event], ...]:
         """Event types a step accepts that only the caller can send (nothing produces them)."""
         produced = {r for c in self.steps.values() for r in c.return_types}

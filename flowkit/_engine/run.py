@@ -125,7 +125,7 @@ class Run:
         # worker, which costs a wake-up instead of starting a task.
         self._host_job: StepRuntime | None = None
         self._host_wake: anyio.Event | None = None
-        self._accepts_outside_input = bool(graph.external_inputs())
+        self._accepts_outside_input = bool(graph.external_inputs)
         self.pending = 0
         self.outcome: Outcome | None = None
         self.expose_internal = False
