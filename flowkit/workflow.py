@@ -281,6 +281,7 @@ class Workflow:
     ) -> tuple[Run, WorkflowHandler]:
         graph = self._graph()
         run_id = kwargs.pop("run_id", None)
+        fresh = ctx is None
         if ctx is None:
             ctx = Context(self)
         elif ctx._run is not None and not ctx._run.done.is_set():
@@ -290,10 +291,10 @@ class Workflow:
             )
         resume = ctx.is_running
         first = None if resume else self._start_event(start_event, kwargs)
-        if not resume:
-            ctx._state = RunState(run_id=run_id or str(uuid.uuid4()), store=ctx._state.store)
+        if not resume and not fresh:  # a finished run's context: a new run, the same store
+            ctx._state = RunState(run_id=str(uuid.uuid4()), store=ctx._state.store)
             ctx._store._run_state = ctx._state
-        elif run_id is not None:
+        if run_id is not None:
             ctx._state.run_id = run_id
         calls = {
             name: _make_call(func, graph.steps[name], ctx)
