@@ -21,7 +21,11 @@ if TYPE_CHECKING:
 
 @attrs.define(eq=False)
 class Execution:
-    """The step execution the current task is running, for ``ctx`` calls made inside it."""
+    """The step execution the current task is running, for ``ctx`` calls made inside it.
+
+    One per worker task, reused for each delivery it runs (the context variable is
+    set once per task, not once per step).
+    """
 
     run: Run
     delivery: Delivery
@@ -29,6 +33,14 @@ class Execution:
     waits: int = 0
     last_error: Exception | None = None
     last_failed_at: datetime | None = None
+
+    def begin(self, delivery: Delivery) -> None:
+        """Start running ``delivery``."""
+        self.delivery = delivery
+        self.first_attempt_at = time.monotonic()
+        self.waits = 0
+        self.last_error = None
+        self.last_failed_at = None
 
 
 current_execution: ContextVar[Execution | None] = ContextVar("flowkit_execution", default=None)
@@ -45,58 +57,65 @@ async def work(run: Run, step: StepRuntime) -> None:
     stream = run.stream
     queued = run.state.queued
     first = True
-    while True:
-        receive = step.receive
-        assert receive is not None
-        if not queued.get(step.name):  # the RunState mirrors the stream: nothing to take
-            step.alive -= 1
-            return
-        try:
-            delivery = receive.receive_nowait()
-        except anyio.WouldBlock:  # another worker holds the last one, before its take()
-            step.alive -= 1
-            return
-        if not first:
-            # Between two steps in one task: let the reader and other tasks in. (The
-            # delivery is still queued in the RunState until take(), so a snapshot or a
-            # cancellation here loses nothing.)
-            if stream.must_wait():
-                await stream.wait_for_reader()
-            await anyio.lowlevel.checkpoint()
-        first = False
-        if run.outcome is not None:  # ended (cancelled, say) while this task was not looking
-            step.alive -= 1
-            return
-        run.state.take(delivery)
-        await execute(run, step, delivery)
-        handoff = run.handoff
-        if handoff is not None:
-            run.handoff = None
-            if queued.get(step.name):
-                run.start_worker(handoff)  # this step has more to do: keep working on it
-            else:
-                step.alive -= 1
-                step = handoff
-
-
-async def execute(run: Run, step: StepRuntime, delivery: Delivery) -> None:
-    """Run one delivery through ``step``, retrying as its policy says, and route the result."""
-    execution = Execution(run, delivery, time.monotonic())
-    token = current_execution.set(execution)
+    execution: Execution | None = None
+    token = None
     try:
-        if run.verbose or run.expose_internal or step.retry_policy is not None:
-            result = await _call_with_retries(run, step, delivery, execution)
-        else:  # the common case, without the retry loop's bookkeeping
-            delivery.attempts += 1
-            try:
-                result = await step.call(delivery.event)
-                if result is not None and not isinstance(result, Event):
-                    raise _not_an_event(step, result)
-            except Exception as exc:
-                _give_up(run, step, delivery, exc, time.monotonic() - execution.first_attempt_at)
+        while True:
+            receive = step.receive
+            assert receive is not None
+            if not queued.get(step.name):  # the RunState mirrors the stream: nothing to take
+                step.alive -= 1
                 return
+            try:
+                delivery = receive.receive_nowait()
+            except anyio.WouldBlock:  # another worker holds the last one, before its take()
+                step.alive -= 1
+                return
+            if not first:
+                # Between two steps in one task: let the reader and other tasks in. (The
+                # delivery is still queued in the RunState until take(), so a snapshot or a
+                # cancellation here loses nothing.)
+                if stream.must_wait():
+                    await stream.wait_for_reader()
+                await anyio.lowlevel.checkpoint()
+            first = False
+            if run.outcome is not None:  # ended (cancelled, say) while this task was not looking
+                step.alive -= 1
+                return
+            run.state.take(delivery)
+            if execution is None:
+                execution = Execution(run, delivery, time.monotonic())
+                token = current_execution.set(execution)
+            else:
+                execution.begin(delivery)
+            await execute(run, step, delivery, execution)
+            handoff = run.handoff
+            if handoff is not None:
+                run.handoff = None
+                if queued.get(step.name):
+                    run.start_worker(handoff)  # this step has more to do: keep working on it
+                else:
+                    step.alive -= 1
+                    step = handoff
+
     finally:
-        current_execution.reset(token)
+        if token is not None:
+            current_execution.reset(token)
+
+
+async def execute(run: Run, step: StepRuntime, delivery: Delivery, execution: Execution) -> None:
+    """Run one delivery through ``step``, retrying as its policy says, and route the result."""
+    if run.verbose or run.expose_internal or step.retry_policy is not None:
+        result = await _call_with_retries(run, step, delivery, execution)
+    else:  # the common case, without the retry loop's bookkeeping
+        delivery.attempts += 1
+        try:
+            result = await step.call(delivery.event)
+            if result is not None and not isinstance(result, Event):
+                raise _not_an_event(step, result)
+        except Exception as exc:
+            _give_up(run, step, delivery, exc, time.monotonic() - execution.first_attempt_at)
+            return
     if isinstance(result, _Failed) or run.outcome is not None:
         # Failed, or the run ended while the step ran: its result changes nothing, and a
         # cancelled run keeps the delivery in progress to run it again on resume.
