@@ -20,6 +20,8 @@ raises the exception the step raised.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ContextSerdeError",
     "ContextStateError",
@@ -56,22 +58,39 @@ class WorkflowStepDoesNotExistError(WorkflowRuntimeError):
 class WorkflowTimeoutError(FlowkitError):
     """The run exceeded the workflow's ``timeout``.
 
+    Raised by flowkit with ``timeout`` and ``active_steps``, from which it builds its
+    message; like any exception it can also be raised with a message of your own.
+
     Attributes:
-        timeout: The timeout in seconds that was exceeded.
+        timeout: The timeout in seconds that was exceeded, if known.
         active_steps: The names of the steps that were still running.
     """
 
-    def __init__(self, timeout: float, active_steps: list[str]) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        timeout: float | None = None,
+        active_steps: list[str] | None = None,
+    ) -> None:
         self.timeout = timeout
-        self.active_steps = active_steps
-        steps = ", ".join(active_steps) if active_steps else "none"
-        super().__init__(
-            f"Operation timed out after {timeout} seconds. Currently active steps: {steps}. "
-            "Pass a larger timeout to the Workflow, or timeout=None to wait without limit."
-        )
+        self.active_steps = list(active_steps or [])
+        if message is None:
+            steps = ", ".join(self.active_steps) if self.active_steps else "none"
+            message = (
+                f"Operation timed out after {timeout} seconds. Currently active steps: {steps}. "
+                "Pass a larger timeout to the Workflow, or timeout=None to wait without limit."
+            )
+        super().__init__(message)
 
-    def __reduce__(self) -> tuple[type[WorkflowTimeoutError], tuple[float, list[str]]]:
-        return (type(self), (self.timeout, self.active_steps))
+    def __reduce__(self) -> Any:
+        return (_rebuild_timeout_error, (str(self), self.timeout, self.active_steps))
+
+
+def _rebuild_timeout_error(
+    message: str, timeout: float | None, active_steps: list[str]
+) -> WorkflowTimeoutError:
+    return WorkflowTimeoutError(message, timeout=timeout, active_steps=active_steps)
 
 
 class WorkflowCancelledByUser(FlowkitError):

@@ -376,7 +376,7 @@ class Run:
                     self.finish(
                         Outcome(
                             WorkflowTimedOutEvent(timeout=self.timeout, active_steps=active),
-                            WorkflowTimeoutError(self.timeout, active),
+                            WorkflowTimeoutError(timeout=self.timeout, active_steps=active),
                         )
                     )
                 else:
