@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncGenerator, Generator
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from .errors import WorkflowRuntimeError
-from .events import Event, InternalDispatchEvent, StopEvent
+from .events import Event, InternalDispatchEvent, StopEvent, WorkflowCancelledEvent
 
 if TYPE_CHECKING:
     from ._engine.run import Run
     from .context import Context
 
 __all__ = ["WorkflowHandler"]
+
+
+def _deprecated(message: str) -> None:
+    warnings.warn(f"{message}. It will be removed in a future release.", DeprecationWarning, 3)
 
 
 class _EventIterator(AsyncGenerator[Event, None]):
@@ -190,6 +195,26 @@ class WorkflowHandler:
         self._run.cancel()
         with anyio.move_on_after(timeout):
             await self._run.done.wait()
+
+    def done(self) -> bool:
+        """Whether the run has ended. Deprecated, as in the incumbent: use :meth:`is_done`."""
+        _deprecated("WorkflowHandler.done() is deprecated; use is_done()")
+        return self.is_done()
+
+    def cancelled(self) -> bool:
+        """Whether the run ended cancelled. Deprecated, as in the incumbent."""
+        _deprecated("WorkflowHandler.cancelled() is deprecated; check await handler instead")
+        outcome = self._run.outcome
+        return (
+            self.is_done()
+            and outcome is not None
+            and isinstance(outcome.event, WorkflowCancelledEvent)
+        )
+
+    def cancel(self) -> None:
+        """Cancel the run without waiting. Deprecated, as in the incumbent: use cancel_run()."""
+        _deprecated("WorkflowHandler.cancel() is deprecated; use await handler.cancel_run()")
+        self._run.cancel()
 
     async def send_event(self, event: Event, step: str | None = None) -> None:
         """Send an event into the run; the same as ``handler.ctx.send_event``."""

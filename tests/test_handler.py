@@ -457,3 +457,21 @@ async def test_without_a_reader_every_event_is_kept_for_a_late_reader() -> None:
         streamed = [event async for event in handler.stream_events()]
 
     assert streamed == [*(Progress(n=index) for index in range(60)), StopEvent(result=60)]
+
+
+async def test_deprecated_done_cancelled_and_cancel_still_work() -> None:
+    class Waits(Workflow):
+        @step
+        async def wait(self, ev: StartEvent) -> StopEvent:
+            await anyio.sleep_forever()
+            return StopEvent()
+
+    handler = Waits(timeout=None).run()
+    with pytest.warns(DeprecationWarning, match=r"^WorkflowHandler\.done\(\) is deprecated"):
+        assert handler.done() is False
+    with pytest.warns(DeprecationWarning, match=r"^WorkflowHandler\.cancel\(\) is deprecated"):
+        handler.cancel()
+    with anyio.fail_after(5), pytest.raises(WorkflowCancelledByUser):
+        await handler
+    with pytest.warns(DeprecationWarning, match=r"^WorkflowHandler\.cancelled\(\) is deprecated"):
+        assert handler.cancelled() is True
