@@ -976,3 +976,29 @@ async def test_workflow_test_runner_excludes_event_types() -> None:
         )
     assert outcome.event_types == {Progress: 1, StopEvent: 1}
     assert outcome.collected == [Progress(step=0), StopEvent(result="reported 1")]
+
+
+class Countdown(Event):
+    left: int
+
+
+class Loop(Workflow):
+    """A step that feeds itself until done, as agent loops do."""
+
+    @step
+    async def begin(self, ev: StartEvent) -> Countdown:
+        return Countdown(left=ev.get("n"))
+
+    @step(num_workers=2)
+    async def tick(self, ev: Countdown) -> Countdown | StopEvent:
+        if ev.left == 0:
+            return StopEvent(result="lift-off")
+        return Countdown(left=ev.left - 1)
+
+
+async def test_a_step_that_feeds_itself_runs_to_the_end() -> None:
+    handler = Loop(timeout=None).run(n=500)
+    with anyio.fail_after(5):
+        streamed = [type(ev).__name__ async for ev in handler.stream_events()]
+        assert await handler == "lift-off"
+    assert streamed == ["StopEvent"]

@@ -92,7 +92,9 @@ async def work(run: Run, step: StepRuntime) -> None:
             handoff = run.handoff
             if handoff is not None:
                 run.handoff = None
-                if queued.get(step.name):
+                if handoff is step:  # a step that feeds itself: this worker goes on with it
+                    step.alive -= 1
+                elif queued.get(step.name):
                     run.start_worker(handoff)  # this step has more to do: keep working on it
                 else:
                     step.alive -= 1
