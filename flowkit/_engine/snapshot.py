@@ -29,7 +29,7 @@ import builtins
 import dataclasses
 from collections.abc import Callable
 from enum import Enum
-from typing import Any, Union
+from typing import Any, Union, get_origin
 
 import attrs
 import cattrs
@@ -192,6 +192,7 @@ def _opaque(kind: Any) -> bool:
     """A plain class cattrs knows nothing about (not attrs, a dataclass, an Enum, ...)."""
     return (
         isinstance(kind, type)
+        and get_origin(kind) is None  # list[X] passes isinstance(..., type) on Python 3.10
         and not issubclass(kind, _HANDLED)
         and not attrs.has(kind)
         and not dataclasses.is_dataclass(kind)
