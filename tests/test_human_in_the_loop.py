@@ -361,7 +361,12 @@ class Payment(Workflow):
 
 
 class WaitingPayment(Workflow):
-    """Waits for Amount, a class none of its step signatures names."""
+    """Waits for Amount, a class none of its step signatures names (so it registers it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.serializer.register_type(Amount)
+        self.serializer.register_type(AskAmount)
 
     @step
     async def ask(self, ctx: Context[Any], ev: StartEvent) -> StopEvent:

@@ -607,22 +607,49 @@ class UnnamedWaiterWorkflow(Workflow):
         return StopEvent(result=answer.ok)
 
 
-async def test_waiter_for_a_subclass_no_step_names_round_trips() -> None:
-    # Documented: a subclass of a registered event class that no signature names is
-    # tagged by its qualified name and found again among loaded classes.
+async def test_waiter_for_an_unregistered_class_cannot_be_frozen() -> None:
+    # A snapshot names only classes of the workflow's registry: an event class no step
+    # signature names must be registered, and to_dict says so before writing anything.
     workflow = UnnamedWaiterWorkflow()
+    handler = workflow.run()
+    await anyio.wait_all_tasks_blocked()
+    with pytest.raises(ContextSerdeError, match=r"Event class Approval is not known") as caught:
+        handler.ctx.to_dict()
+    await handler.cancel_run()
+    assert "workflow.serializer.register_type(Approval)" in str(caught.value)
+    assert caught.value.path == "$.waiters[0].event_type"
+
+
+async def test_waiter_for_a_registered_class_no_step_names_round_trips() -> None:
+    workflow = UnnamedWaiterWorkflow()
+    workflow.serializer.register_type(Approval)
     handler = workflow.run()
     await anyio.wait_all_tasks_blocked()
     data = freeze(handler)
     await handler.cancel_run()
     [waiter] = data["waiters"]
-    assert waiter["event_type"].endswith("Approval")
+    assert waiter["event_type"] == "Approval"
 
     fresh = UnnamedWaiterWorkflow()
+    fresh.serializer.register_type(Approval)
     resumed = fresh.run(ctx=Context.from_dict(fresh, data))
     resumed.ctx.send_event(Approval(ok=True))
     with anyio.fail_after(5):
         assert await resumed is True
+
+
+async def test_restoring_a_tag_only_the_writer_registered_is_an_unknown_tag() -> None:
+    workflow = UnnamedWaiterWorkflow()
+    workflow.serializer.register_type(Approval)
+    handler = workflow.run()
+    await anyio.wait_all_tasks_blocked()
+    data = freeze(handler)
+    await handler.cancel_run()
+
+    with pytest.raises(ContextSerdeError, match=r"^Unknown event tag 'Approval' at ") as caught:
+        Context.from_dict(UnnamedWaiterWorkflow(), data)
+    assert caught.value.path is not None
+    assert caught.value.path.startswith("$.waiters[0]")
 
 
 # --- store values ------------------------------------------------------------------------------

@@ -190,6 +190,10 @@ def workflow_class(shape: Shape) -> type[Workflow]:
                 workflow_name=f"property {shape}",
                 stream_buffer_size=stream_buffer_size,
             )
+            # Ask and Answer may appear only in wait_for_event, which no step signature
+            # names: a snapshot stores only registered event classes.
+            self.serializer.register_type(Ask)
+            self.serializer.register_type(Answer)
 
         @step
         async def start(self, ev: Begin, ctx: Context[Any]) -> Work | None:

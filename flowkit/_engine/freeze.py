@@ -74,7 +74,7 @@ def locate(root: Any, wanted: type | None) -> str:
     seen: set[int] = set()
     while pending:
         value, path = pending.pop()
-        if type(value) is wanted:
+        if type(value) is wanted or (wanted is not None and value is wanted):
             return path
         if wanted is None and path.count("[") + path.count(".") > _TOO_DEEP:
             cut = max(path.find("[", 8), 8)

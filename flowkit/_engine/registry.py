@@ -26,6 +26,7 @@ from ..events import (
     WorkflowIdleEvent,
     WorkflowTimedOutEvent,
 )
+from .values import UnstorableValueError
 
 BUILTIN_EVENTS: tuple[type[Event], ...] = (
     StartEvent,
@@ -40,6 +41,19 @@ BUILTIN_EVENTS: tuple[type[Event], ...] = (
     UnhandledEvent,
     StepStateChanged,
 )
+
+
+class UnregisteredClassError(UnstorableValueError):
+    """An event in the run has a class the workflow's registry does not hold."""
+
+    def __init__(self, value_type: type) -> None:
+        super().__init__(value_type)
+        name = value_type.__qualname__
+        self.args = (
+            f"Event class {name} is not known to the workflow: only the event classes its "
+            f"steps accept or return, and those registered, can be stored. Name {name} in a "
+            f"step signature, or register it with workflow.serializer.register_type({name})",
+        )
 
 
 class UnknownTagError(ContextSerdeError):
@@ -69,13 +83,16 @@ class Registry:
     events: Mapping[str, type[Event]]
     values: Mapping[str, type]
     tags: Mapping[type, str]
-    _found: dict[str, type[Event]] = attrs.field(factory=dict, init=False, eq=False)
 
     @classmethod
     def build(cls, event_types: Iterable[type[Event]], value_types: Iterable[type]) -> Registry:
         """Tag every class by name, or by module-qualified name where names clash."""
-        events = list(dict.fromkeys([*BUILTIN_EVENTS, *event_types]))
-        values = [t for t in dict.fromkeys(value_types) if t not in events]
+        registered = list(dict.fromkeys(value_types))
+        # An event class registered by the user (a waiter_event, an event only written
+        # to the stream) is an event like those the step signatures name.
+        extra_events = [t for t in registered if isinstance(t, type) and issubclass(t, Event)]
+        events = list(dict.fromkeys([*BUILTIN_EVENTS, *event_types, *extra_events]))
+        values = [t for t in registered if t not in events]
         counts: dict[str, int] = {}
         for klass in (*events, *values):
             counts[klass.__name__] = counts.get(klass.__name__, 0) + 1
@@ -93,42 +110,26 @@ class Registry:
         )
 
     def tag_of(self, klass: type) -> str:
-        """The tag of ``klass``: its registered tag, else its module-qualified name."""
+        """The tag of a registered class.
+
+        Raises:
+            UnregisteredClassError: ``klass`` is not in the registry.
+        """
         tag = self.tags.get(klass)
-        return tag if tag is not None else f"{klass.__module__}.{klass.__qualname__}"
+        if tag is None:
+            raise UnregisteredClassError(klass)
+        return tag
 
     def event_class(self, tag: object) -> type[Event]:
         """The event class tagged ``tag``.
 
-        A module-qualified tag may also name an event class no step signature names
-        (a ``waiter_event``, an event written to the stream or stored): it is looked
-        for among the Event subclasses already imported, never imported.
-
         Raises:
-            UnknownTagError: No such event class.
+            UnknownTagError: No event class has that tag.
         """
-        if not isinstance(tag, str):
-            raise UnknownTagError(tag, "event")
-        found = self.events.get(tag) or self._found.get(tag)
-        if found is None and "." in tag:
-            found = self._loaded_subclass(tag)
+        found = self.events.get(tag) if isinstance(tag, str) else None
         if found is None:
             raise UnknownTagError(tag, "event")
         return found
-
-    def _loaded_subclass(self, tag: str) -> type[Event] | None:
-        pending: list[type[Event]] = [Event]
-        seen: set[type[Event]] = set(pending)
-        while pending:
-            for sub in pending.pop().__subclasses__():
-                if sub in seen:
-                    continue
-                seen.add(sub)
-                if f"{sub.__module__}.{sub.__qualname__}" == tag:
-                    self._found[tag] = sub
-                    return sub
-                pending.append(sub)
-        return None
 
     def value_class(self, tag: object) -> type:
         """The value class tagged ``tag``.
@@ -136,7 +137,7 @@ class Registry:
         Raises:
             UnknownTagError: No value class has that tag.
         """
-        try:
-            return self.values[tag]  # type: ignore[index]  # a non-str tag is a KeyError too
-        except (KeyError, TypeError):
-            raise UnknownTagError(tag, "value") from None
+        found = self.values.get(tag) if isinstance(tag, str) else None
+        if found is None:
+            raise UnknownTagError(tag, "value")
+        return found

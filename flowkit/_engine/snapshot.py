@@ -11,9 +11,8 @@ The format (version 1), one bullet per hook or field:
   keeps each step's order, ``in_progress`` deliveries are queued again first on
   resume (at-least-once);
 - an event is a tagged union: ``{"type": tag, ...fields, "_data": {...extra fields}}``,
-  tags from the workflow's Registry; a subclass of one of its classes that no step
-  signature names is tagged ``module.QualName`` and found again among the loaded
-  subclasses of the registry's classes, never imported;
+  tags from the workflow's Registry only (step signatures, built-in events, classes
+  registered on the serializer); an event of another class cannot be frozen;
 - a field typed ``Any`` (the store, ``StopEvent.result``, extra fields, waiter
   requirements) holds ValueCodec data (see ``values.py``);
 - an exception is ``{"type": "module.QualName", "message": str}`` and comes back as
@@ -127,31 +126,23 @@ def configure_converter(
     converter.register_unstructure_hook_func(lambda t: t is Exception, _unstructure_exception)
     converter.register_structure_hook_func(lambda t: t is Exception, _structure_exception)
 
-    # The workflow's own event classes form a tagged union; an event class that no
-    # signature names (a waiter_event, say) is tagged by its qualified name. The hooks
-    # for fields typed ``Event`` are registered first, so that the union members'
-    # generated functions (StepFailedEvent.input_event) use them.
+    # The registry's event classes form a tagged union. The hooks for fields typed
+    # ``Event`` are registered first, so that the union members' generated functions
+    # (StepFailedEvent.input_event) use them.
     members = tuple(registry.events.values())
     union = Union[members]  # type: ignore[valid-type]  # noqa: UP007  # built at run time
     union_hooks: dict[str, Any] = {}
 
     def unstructure_event(event: Event) -> Any:
-        klass = type(event)
-        if klass in registry.tags:
-            return union_hooks["unstructure"](event)
-        data = converter.unstructure(event, klass)
-        data["type"] = registry.tag_of(klass)
-        return data
+        registry.tag_of(type(event))  # an unregistered class fails here, naming itself
+        return union_hooks["unstructure"](event)
 
     def structure_event(data: Any, _: Any) -> Event:
         if not isinstance(data, dict):
             raise ContextSerdeError(f"An event must be a dict, found {type(data).__name__}.")
-        klass = registry.event_class(data.get("type"))  # unknown tags fail here
-        if klass in registry.tags:
-            event: Event = union_hooks["structure"](data, union)
-            return event
-        fields = {key: value for key, value in data.items() if key != "type"}
-        return converter.structure(fields, klass)
+        registry.event_class(data.get("type"))  # unknown tags fail here, not as a KeyError
+        event: Event = union_hooks["structure"](data, union)
+        return event
 
     converter.register_unstructure_hook_func(lambda t: t is Event, unstructure_event)
     converter.register_structure_hook_func(lambda t: t is Event, structure_event)
