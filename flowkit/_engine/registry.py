@@ -65,8 +65,8 @@ class UnknownTagError(ContextSerdeError):
         if kind == "event":
             advice = (
                 "Event classes are restored only if one of the workflow's steps accepts or "
-                f"returns them; add {tag} to a step signature (or import the module "
-                "that defines it before restoring)."
+                f"returns them; add {tag} to a step signature, or register it with "
+                f"workflow.serializer.register_type({tag})."
             )
         else:
             advice = (
