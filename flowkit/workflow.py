@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
@@ -104,7 +105,11 @@ class Workflow:
         self._workflow_name = workflow_name or type(self).__qualname__
         self._serializer = serializer if serializer is not None else JsonSerializer()
         self._stream_buffer_size = stream_buffer_size
-        self._converters: dict[tuple[int, int], tuple[Registry, cattrs.Converter]] = {}
+        # Per serializer (held weakly, so a serializer made per call is not kept): the
+        # registry and converter, with what they were built from.
+        self._converters: weakref.WeakKeyDictionary[
+            BaseSerializer, tuple[tuple[int, int], Registry, cattrs.Converter]
+        ] = weakref.WeakKeyDictionary()
         self._bound: tuple[int, dict[str, Callable[..., Any]]] | None = None
 
     # -- steps ---------------------------------------------------------------------
@@ -227,17 +232,17 @@ class Workflow:
     def _converter(self, serializer: BaseSerializer | None) -> tuple[Registry, cattrs.Converter]:
         chosen = serializer if serializer is not None else self._serializer
         graph = self._graph()
-        key = (id(chosen), len(chosen.value_types))
-        cached = self._converters.get(key)
-        if cached is None:
+        built_from = (Workflow._steps_version, len(chosen.value_types))
+        cached = self._converters.get(chosen)
+        if cached is None or cached[0] != built_from:
             state_type = self._state_type()
             values = [*chosen.value_types, *([state_type] if state_type else [])]
             registry = Registry.build(graph.event_types(), values)
             converter = snapshot.make_converter(
                 registry, chosen.encode_unknown, chosen.decode_unknown, chosen.converter
             )
-            cached = self._converters[key] = (registry, converter)
-        return cached
+            cached = self._converters[chosen] = (built_from, registry, converter)
+        return cached[1], cached[2]
 
     def _freeze(self, state: RunState, serializer: BaseSerializer | None) -> dict[str, Any]:
         return freeze.freeze(state, self._workflow_name, self._converter(serializer)[1])

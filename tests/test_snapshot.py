@@ -1875,3 +1875,15 @@ async def test_cancel_run_on_a_restored_run_before_it_resumed_work() -> None:
 def test_committed_snapshot_has_the_documented_keys() -> None:
     # Keeps SNAPSHOT_KEYS above honest against the file flowkit itself wrote.
     assert set(load_fixture()) == SNAPSHOT_KEYS
+
+
+async def test_register_type_after_a_first_snapshot_is_picked_up() -> None:
+    workflow = UnnamedWaiterWorkflow()
+    handler = workflow.run()
+    await anyio.wait_all_tasks_blocked()
+    with pytest.raises(ContextSerdeError, match=r"Event class Approval is not known"):
+        handler.ctx.to_dict()
+    workflow.serializer.register_type(Approval)
+    data = freeze(handler)
+    await handler.cancel_run()
+    assert [w["event_type"] for w in data["waiters"]] == ["Approval"]

@@ -26,7 +26,8 @@ class BaseSerializer:
 
     Attributes:
         converter: The cattrs converter snapshots are built on. Register structure and
-            unstructure hooks on it for types that need them.
+            unstructure hooks on it for types that need them, before a workflow first
+            uses the serializer: each workflow builds its snapshot converter from a copy.
     """
 
     def __init__(self, converter: cattrs.Converter | None = None) -> None:
