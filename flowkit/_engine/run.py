@@ -132,7 +132,6 @@ class Run:
         self.recoveries: dict[str, int] = {}
         self._task_group: TaskGroup | None = None
         self._run_scope: anyio.CancelScope | None = None
-        self._cancel_requested = False
         self._last_step: str | None = None
         self._requeue_in_progress()
         # A run exists from now on: a snapshot taken before its task starts resumes it.
@@ -303,7 +302,6 @@ class Run:
         """
         if self.outcome is not None:
             return
-        self._cancel_requested = True
         self._end_cancelled()
         if self._run_scope is not None:
             self._run_scope.cancel()
@@ -338,7 +336,6 @@ class Run:
             self.done.set()
             return
         state = self.state
-        state.started = True
         state.running_since = time.monotonic()
         remaining = math.inf if self.timeout is None else self.timeout - state.elapsed
         timed_out = False
@@ -398,7 +395,7 @@ class Run:
     def _start_workers(self) -> None:
         assert self._task_group is not None
         for step in self.steps.values():
-            wanted = min(len(self.state.queued.get(step.name, ())), step.config.num_workers)
+            wanted = min(len(self.state.queued.get(step.name, ())), step.num_workers)
             for _ in range(wanted - step.alive):
                 step.alive += 1
                 if self._host_job is None:
