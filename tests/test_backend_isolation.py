@@ -21,7 +21,16 @@ import flowkit
 FLOWKIT_ROOT = Path(flowkit.__file__).parent
 BACKENDS = frozenset({"asyncio", "trio"})
 BACKEND_MODULE = "flowkit._engine.backend"
-LEAVES = frozenset({"flowkit.errors", "flowkit.events", "flowkit.retry_policy", "flowkit._retry"})
+LEAVES = frozenset(
+    {
+        "flowkit.errors",
+        "flowkit.events",
+        "flowkit.retry_policy",
+        "flowkit._retry",
+        "flowkit._pydantic",
+        "flowkit._plain",
+    }
+)
 FACES = ("flowkit.workflow", "flowkit.handler", "flowkit.decorators", "flowkit.context")
 
 

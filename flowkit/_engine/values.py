@@ -9,7 +9,9 @@ A typed field is converted by its type; a value typed ``Any`` carries its type w
   ``date``, ``time``, ``timedelta``, ``UUID`` and ``Decimal`` become
   ``{"$type": name, "value": ...}``;
 - events and the classes registered with ``serializer.register_type`` become
-  ``{"$type": tag, "value": ...}``, converted by cattrs;
+  ``{"$type": tag, "value": ...}``, converted by cattrs; a registered pydantic model
+  (a typed state, say) is stored as ``model_dump(mode="json")`` and restored with
+  ``model_validate``, its class found by tag in the registry;
 - anything else goes to the serializer's ``encode_unknown`` (the JSON serializer
   refuses it; the pickle serializer pickles it).
 """
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .._pydantic import is_model_class
 from ..errors import ContextSerdeError
 from ..events import Event
 
@@ -128,6 +131,8 @@ class ValueCodec:
             return {TAG: "event", "value": self.converter.unstructure(value, Event)}
         tag = self.registry.tags.get(kind)
         if tag is not None and tag in self.registry.values:
+            if is_model_class(kind):
+                return {TAG: tag, "value": value.model_dump(mode="json")}
             return {TAG: tag, "value": self.converter.unstructure(value, kind)}
         try:
             return self.encode_unknown(value)
@@ -181,4 +186,13 @@ class ValueCodec:
         except (TypeError, ValueError, AttributeError) as exc:
             raise ContextSerdeError(f"Malformed {tag!r} value: {exc}.") from None
         klass = self.registry.value_class(tag)
+        if is_model_class(klass):
+            return _validate_model(klass, tag, value)
         return self.converter.structure(value, klass)
+
+
+def _validate_model(klass: Any, tag: str, value: Any) -> Any:
+    try:
+        return klass.model_validate(value)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise ContextSerdeError(f"Malformed {tag!r} value: {exc}") from None
