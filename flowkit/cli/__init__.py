@@ -1,5 +1,3 @@
-"""The ``flowkit`` command: one console script with a subcommand per job."""
+"""The ``flowkit`` command: one console script with a subcommand per module (see ``main.py``)."""
 
-from .main import main
-
-__all__ = ["main"]
+__all__: list[str] = []

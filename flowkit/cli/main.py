@@ -9,7 +9,7 @@ from typing import TypeAlias
 
 from .errors import CommandError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["SUBCOMMANDS", "AddParser", "Command", "build_parser", "main"]
 
 # Each subcommand module offers ``add_parser(subparsers)``, which adds its parser and sets
 # ``handler`` (a ``Command``) as the parser's default; the list below names them in help order.
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``flowkit`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    """Run the ``flowkit`` command on ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     args = build_parser().parse_args(argv)
     handler: Command = args.handler
     try:
