@@ -29,6 +29,7 @@ LEAVES = frozenset(
         "flowkit._retry",
         "flowkit._pydantic",
         "flowkit._plain",
+        "flowkit.resource",
     }
 )
 FACES = ("flowkit.workflow", "flowkit.handler", "flowkit.decorators", "flowkit.context")

@@ -53,6 +53,13 @@ INCUMBENT_NAMES: dict[str, list[str]] = {
     "context": ["BaseSerializer", "Context", "JsonSerializer", "PickleSerializer"],
     "context.serializers": ["BaseSerializer", "JsonSerializer", "PickleSerializer"],
     "context.state_store": ["DictState", "InMemoryStateStore", "MODEL_T"],
+    "resource": [
+        "Resource",
+        "ResourceConfig",
+        "ResourceDefinition",
+        "ResourceDescriptor",
+        "ResourceManager",
+    ],
     "retry_policy": [
         "ConstantDelayRetryPolicy",
         "ExponentialBackoffRetryPolicy",
@@ -120,6 +127,7 @@ DEFINED_IN: dict[str, list[str]] = {
     "flowkit.context.context": ["Context"],
     "flowkit.context.serializers": ["BaseSerializer", "JsonSerializer", "PickleSerializer"],
     "flowkit.context.state_store": ["DictState", "InMemoryStateStore"],
+    "flowkit.resource": ["ResourceDefinition", "ResourceDescriptor", "ResourceManager"],
     "flowkit.testing": ["WorkflowTestRunner", "WorkflowTestResult"],
     "flowkit.retry_policy": INCUMBENT_NAMES["retry_policy"],
 }
