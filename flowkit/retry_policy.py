@@ -244,8 +244,10 @@ class ExponentialBackoffRetryPolicy(_PresetPolicy):
 
     Deprecated, as in llama-index-workflows (creating one emits a DeprecationWarning): use
     ``retry_policy(wait=wait_exponential(...), stop=stop_after_attempt(n))``, or
-    ``wait_random_exponential`` for jitter. Retry ``n + 1`` waits ``initial_delay * multiplier ** n`` seconds capped at ``max_delay``; with
-    ``jitter`` the wait is instead uniformly random between 0 and that value (full jitter).
+    ``wait_random_exponential`` for jitter.
+
+    Retry ``n + 1`` waits ``initial_delay * multiplier ** n`` seconds capped at ``max_delay``;
+    with ``jitter`` the wait is instead uniformly random between 0 and that value (full jitter).
 
     Args:
         maximum_attempts: Total attempts allowed, the first run included.

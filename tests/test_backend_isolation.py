@@ -139,7 +139,7 @@ def test_leaf_modules_import_only_other_leaves(module: str) -> None:
     assert not offending, f"{module} is a leaf but imports {offending}"
 
 
-@pytest.mark.parametrize("module", ["flowkit", "flowkit.testing"])
+@pytest.mark.parametrize("module", ["flowkit", "flowkit.testing", "flowkit.testing.runner"])
 def test_outermost_modules_do_not_reach_into_the_engine(module: str) -> None:
     offending = [
         f"line {i.line}: {i.target}"
