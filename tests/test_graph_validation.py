@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 
 from flowkit import Context, Workflow, catch_error, step
@@ -18,6 +19,7 @@ from flowkit._engine.graph_checks import (
     catch_error_problems,
     check_skip_names,
     graph_problems,
+    state_type,
 )
 from flowkit._engine.signature import StepConfig, read_step_signature
 from flowkit.errors import WorkflowConfigurationError, WorkflowValidationError
@@ -253,3 +255,54 @@ def test_catch_error_rules_hold_even_without_graph_validation() -> None:
     assert len(catch_error_problems(steps)) == 4
     with pytest.raises(WorkflowValidationError, match="Only one wildcard"):
         build_graph("Handlers", steps, validate=False)
+
+
+# -- typed-state inheritance ------------------------------------------------------------
+
+
+@attrs.define
+class BaseState:
+    count: int = 0
+
+
+@attrs.define
+class ChildState(BaseState):
+    name: str = ""
+
+
+@attrs.define
+class SiblingState(BaseState):
+    other: str = ""
+
+
+async def uses_base(ctx: Context[BaseState], ev: StartEvent) -> Ping:
+    return Ping()
+
+
+async def uses_child(ctx: Context[ChildState], ev: Ping) -> StopEvent:
+    return StopEvent()
+
+
+async def uses_sibling(ctx: Context[SiblingState], ev: Pong) -> StopEvent:
+    return StopEvent()
+
+
+async def untyped(ctx: Context, ev: Pong) -> StopEvent:
+    return StopEvent()
+
+
+def test_the_state_type_is_the_most_derived_of_the_steps_types() -> None:
+    assert state_type(configs(uses_base, uses_child)) is ChildState
+    assert state_type(configs(uses_child, uses_base, untyped)) is ChildState
+    assert state_type(configs(uses_base)) is BaseState
+    assert state_type(configs(begin, untyped)) is None
+
+
+def test_sibling_state_types_are_a_value_error_naming_them() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^Steps use unrelated state types in Context\[\.\.\.\]: "
+        r"BaseState \(step 'uses_base'\), ChildState \(step 'uses_child'\), "
+        r"SiblingState \(step 'uses_sibling'\)\. A workflow has one state",
+    ):
+        state_type(configs(uses_base, uses_child, uses_sibling))

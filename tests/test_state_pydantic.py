@@ -9,10 +9,13 @@ import datetime as dt
 import json
 from typing import Any
 
+import attrs
+import cattrs
 import pydantic
 import pytest
 
 from flowkit import Context, Workflow, step
+from flowkit._engine.models import configure_models
 from flowkit.context.state_store import InMemoryStateStore
 from flowkit.errors import ContextSerdeError
 from flowkit.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
@@ -102,3 +105,20 @@ def test_a_malformed_stored_model_is_a_snapshot_error() -> None:
     data["store"]["value"]["count"] = "not a number"
     with pytest.raises(ContextSerdeError, match=r"Malformed 'State' value"):
         Context.from_dict(workflow, data)
+
+
+@attrs.define
+class Holder:
+    profile: Profile
+    note: str = ""
+
+
+def test_configure_models_stores_model_fields_as_plain_json() -> None:
+    converter = cattrs.Converter(detailed_validation=False)
+    configure_models(converter)
+    holder = Holder(Profile(name="Ada", since=dt.date(2021, 2, 3)), "x")
+    data = converter.unstructure(holder)
+    assert data == {"profile": {"name": "Ada", "since": "2021-02-03"}, "note": "x"}
+    assert converter.structure(json.loads(json.dumps(data)), Holder) == holder
+    with pytest.raises(ContextSerdeError, match=r"^Malformed 'Profile' value"):
+        converter.structure({"profile": {"since": "never"}}, Holder)

@@ -108,3 +108,17 @@ class ChildFlow(Workflow):
 
 async def test_a_step_merges_a_parent_instance_into_its_typed_state() -> None:
     assert await ChildFlow().run() == Child(name="from parent", count=1, extra=["edited"])
+
+
+async def test_a_store_over_a_cell_reads_and_writes_the_cells_state() -> None:
+    @attrs.define
+    class Cell:
+        store: object
+
+    cell = Cell(Base(name="a"))
+    store: InMemoryStateStore[Base] = InMemoryStateStore.over(cell)
+    await store.set("count", 3)
+    await store.set_state(Base(name="b", count=4))
+    assert cell.store == Base(name="b", count=4)
+    cell.store = Base(name="c")
+    assert await store.get("name") == "c"

@@ -24,6 +24,7 @@ __all__ = [
     "check_skip_names",
     "graph_problems",
     "graph_validation_error",
+    "state_type",
 ]
 
 GraphCheck = Literal["reachability", "terminal_event", "dead_end"]
@@ -224,4 +225,35 @@ def graph_validation_error(problems: Iterable[GraphProblem]) -> WorkflowValidati
     return WorkflowValidationError(
         f"Graph validation failed:\n{detail}\n"
         f"If this is intended, skip the check with Workflow(skip_graph_checks=[{names}])."
+    )
+
+
+def state_type(steps: Mapping[str, StepConfig]) -> type | None:
+    """The one state class of a workflow: the most derived of its steps' ``Context[...]`` types.
+
+    Steps typed ``Context[Base]`` and ``Context[Child]`` share one state of type ``Child``.
+
+    Returns:
+        None when no step names a state type (the state is a ``DictState``).
+
+    Raises:
+        ValueError: Two of the types are unrelated (siblings included), naming them and
+            the steps that use them.
+    """
+    users: dict[type, list[str]] = {}
+    for name, config in steps.items():
+        if config.context_state_type is not None:
+            users.setdefault(config.context_state_type, []).append(name)
+    derived = [t for t in users if all(issubclass(t, other) for other in users)]
+    if derived:
+        return derived[0]
+    if not users:
+        return None
+    named = ", ".join(
+        f"{t.__name__} (step{'s' if len(s) > 1 else ''} {', '.join(map(repr, s))})"
+        for t, s in sorted(users.items(), key=lambda item: item[0].__name__)
+    )
+    raise ValueError(
+        f"Steps use unrelated state types in Context[...]: {named}. A workflow has one "
+        "state: use one class, or classes that all derive from the most specific one."
     )

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .._pydantic import is_model_class
 from ..errors import ContextSerdeError
 from ..events import Event
+from .models import dump_model, load_model
 
 if TYPE_CHECKING:
     import cattrs
@@ -132,7 +133,7 @@ class ValueCodec:
         tag = self.registry.tags.get(kind)
         if tag is not None and tag in self.registry.values:
             if is_model_class(kind):
-                return {TAG: tag, "value": value.model_dump(mode="json")}
+                return {TAG: tag, "value": dump_model(value)}
             return {TAG: tag, "value": self.converter.unstructure(value, kind)}
         try:
             return self.encode_unknown(value)
@@ -187,12 +188,5 @@ class ValueCodec:
             raise ContextSerdeError(f"Malformed {tag!r} value: {exc}.") from None
         klass = self.registry.value_class(tag)
         if is_model_class(klass):
-            return _validate_model(klass, tag, value)
+            return load_model(klass, value, tag)
         return self.converter.structure(value, klass)
-
-
-def _validate_model(klass: Any, tag: str, value: Any) -> Any:
-    try:
-        return klass.model_validate(value)
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise ContextSerdeError(f"Malformed {tag!r} value: {exc}") from None
