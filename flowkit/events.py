@@ -111,10 +111,11 @@ def _make_attrs_class(cls: type[Event]) -> None:
     fields = attrs.fields(cls)
     # "_data" is accepted too, so that a converter can rebuild the extra fields.
     cls._field_names = frozenset(field.alias for field in fields)
-    cls._init_plan = _InitPlan.build(fields)
     inherited = {k: v for base in reversed(cls.__mro__[1:]) for k, v in _own_private(base)}
     cls._private_defaults = tuple({**inherited, **private}.items())
     cls._private_names = frozenset(name for name, _ in cls._private_defaults)
+    # The fast path fills declared fields only; classes with private attributes skip it.
+    cls._init_plan = None if cls._private_defaults else _InitPlan.build(fields)
 
 
 def _own_private(klass: type) -> tuple[tuple[str, Any], ...]:
@@ -193,24 +194,20 @@ class Event:
                 if name not in params:
                     fill[name] = factory()
             fill.update(params)
-        else:
-            self._init_slow(params)
-        if self._private_defaults:
-            self._init_private(params)
-
-    def _init_slow(self, params: dict[str, Any]) -> None:
-        names = self._field_names
-        private = self._private_names
+            return
         try:
             if params.keys() <= names:
                 self.__attrs_init__(**params)
-                return
-            fields = {k: v for k, v in params.items() if k in names}
-            extras = {k: v for k, v in params.items() if k not in names and k not in private}
-            self.__attrs_init__(_data=extras, **fields)
+            else:
+                private = self._private_names
+                fields = {k: v for k, v in params.items() if k in names}
+                extras = {k: v for k, v in params.items() if k not in names and k not in private}
+                self.__attrs_init__(_data=extras, **fields)
         except TypeError as exc:
             # attrs names its generated method; users called the class.
             raise TypeError(str(exc).replace(".__attrs_init__()", "()")) from None
+        if self._private_defaults:
+            self._init_private(params)
 
     def _init_private(self, params: dict[str, Any]) -> None:
         fill = self.__dict__
