@@ -5,10 +5,7 @@ Needs pydantic: tests/conftest.py skips ``*_pydantic.py`` files when it is not i
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import uuid
-from enum import Enum
 from typing import Any
 
 import attrs
@@ -100,79 +97,11 @@ def test_private_attributes_are_inherited() -> None:
     }
 
 
-def test_underscore_annotations_without_private_attr_are_private_too() -> None:
-    class Tracked(Event):
-        name: str
-        _hits: int = 0
-
-    tracked = Tracked(name="a")
-    assert tracked._hits == 0
-    tracked._hits += 1
-    assert tracked._hits == 1
-    assert tracked.model_dump() == {"name": "a"}
-
-
 def test_repr_and_str_print_declared_fields_as_the_incumbent_does() -> None:
     order = Order(sku="A", extra=1)
     assert repr(order) == "Order(quantity=5, tags=[], sku='A', note='', notes=[])"
     assert str(order) == "quantity=5 tags=[] sku='A' note='' notes=[]"
     assert repr(StartEvent(topic="x")) == "StartEvent()"
-
-
-class Color(Enum):
-    RED = "red"
-
-
-@attrs.define
-class Point:
-    x: int
-    y: int
-
-
-class Rich(Event):
-    when: dt.datetime
-    ident: uuid.UUID
-    color: Color
-    inner: Event | None = None
-    point: Point | None = None
-    pair: tuple[int, int] = (1, 2)
-    gap: dt.timedelta = dt.timedelta(seconds=90, microseconds=500_000)
-
-
-def _rich() -> Rich:
-    return Rich(
-        when=dt.datetime(2024, 5, 1, 12, 30),
-        ident=uuid.UUID(int=1),
-        color=Color.RED,
-        inner=Order(sku="A"),
-        point=Point(1, 2),
-        extra={"k": dt.date(2024, 1, 1)},
-    )
-
-
-def test_model_dump_python_mode_keeps_python_values() -> None:
-    dumped = _rich().model_dump()
-    assert dumped["when"] == dt.datetime(2024, 5, 1, 12, 30)
-    assert dumped["color"] is Color.RED
-    assert dumped["inner"]["sku"] == "A"
-    assert dumped["point"] == {"x": 1, "y": 2}
-    assert dumped["pair"] == (1, 2)
-    assert dumped["_data"] == {"extra": {"k": dt.date(2024, 1, 1)}}
-
-
-def test_model_dump_json_mode_gives_json_types() -> None:
-    dumped = _rich().model_dump(mode="json")
-    assert dumped == {
-        "when": "2024-05-01T12:30:00",
-        "ident": "00000000-0000-0000-0000-000000000001",
-        "color": "red",
-        "inner": {"quantity": 5, "tags": [], "sku": "A", "note": "", "notes": []},
-        "point": {"x": 1, "y": 2},
-        "pair": [1, 2],
-        "gap": "PT90.5S",
-        "_data": {"extra": {"k": "2024-01-01"}},
-    }
-    assert json.loads(_rich().model_dump_json()) == dumped
 
 
 def test_model_dump_json_is_compact_like_pydantic_and_indents_on_request() -> None:
@@ -181,12 +110,6 @@ def test_model_dump_json_is_compact_like_pydantic_and_indents_on_request() -> No
         '{"quantity":5,"tags":[],"sku":"A","note":"","notes":[],"_data":{"extra":1}}'
     )
     assert order.model_dump_json(indent=2).startswith('{\n  "quantity": 5,')
-
-
-def test_model_dump_exclude_none() -> None:
-    assert "inner" not in Rich(
-        when=dt.datetime(2024, 1, 1), ident=uuid.UUID(int=0), color=Color.RED
-    ).model_dump(exclude_none=True)
 
 
 def test_model_copy_with_update_leaves_the_original_alone() -> None:
