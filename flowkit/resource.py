@@ -77,13 +77,17 @@ def _hints(func: Callable[..., Any], localns: Mapping[str, Any] | None) -> dict[
     An annotation that cannot be evaluated (a name imported only for type checkers) is
     left out, unless it names a resource: that is an error.
     """
+    # A class is called through its __init__; a partial or callable object has no hints.
+    target = typing.cast(Any, func).__init__ if isinstance(func, type) else func
     try:
-        return typing.get_type_hints(func, localns=dict(localns or {}), include_extras=True)
+        return typing.get_type_hints(target, localns=dict(localns or {}), include_extras=True)
     except NameError:
         pass
+    except TypeError:
+        return {}
     found: dict[str, Any] = {}
-    globalns = getattr(func, "__globals__", {})
-    for param in inspect.signature(func).parameters.values():
+    globalns = getattr(target, "__globals__", {})
+    for param in _parameters(func):
         annotation = param.annotation
         if not isinstance(annotation, str):
             found[param.name] = annotation
@@ -98,6 +102,13 @@ def _hints(func: Callable[..., Any], localns: Mapping[str, Any] | None) -> dict[
                     f"{getattr(func, '__module__', '?')}. Import it at module level."
                 ) from None
     return found
+
+
+def _parameters(func: Callable[..., Any]) -> list[inspect.Parameter]:
+    try:
+        return list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature takes no resources
+        return []
 
 
 def _qualname(func: Callable[..., Any]) -> str:
@@ -133,7 +144,7 @@ class ResourceDefinition:
         """
         hints = _hints(func, localns)
         found: list[ResourceDefinition] = []
-        for param in inspect.signature(func).parameters.values():
+        for param in _parameters(func):
             annotation = hints.get(param.name)
             if get_origin(annotation) is not Annotated:
                 continue

@@ -7,6 +7,7 @@ engine; here they are tested through ResourceManager and the engine-facing funct
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -179,6 +180,20 @@ async def test_set_overrides_a_resource_by_name() -> None:
 
 async def test_return_annotations_that_cannot_be_resolved_do_not_matter() -> None:
     assert await ResourceManager().get(Resource(get_unresolvable)) == 1
+
+
+class Service:
+    def __init__(self, client: Annotated[Client, Resource(get_client)]) -> None:
+        self.client = client
+
+
+async def test_classes_partials_and_builtins_are_factories_too() -> None:
+    manager = ResourceManager()
+    service = await manager.get(Resource(Service))
+    assert isinstance(service, Service)
+    assert service.client is await manager.get(Resource(get_client))
+    assert await manager.get(Resource(functools.partial(int, "7"))) == 7
+    assert await manager.get(Resource(dict)) == {}
 
 
 def test_find_resources_reads_annotated_parameters_only() -> None:
