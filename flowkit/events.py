@@ -15,20 +15,16 @@ carries the keyword arguments of ``workflow.run(**kwargs)`` that way.
 
 from __future__ import annotations
 
-import copy
-import functools
 import inspect
-import json
-from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import attrs
-from typing_extensions import Self
 
-from ._plain import DumpMode, to_plain
-from ._pydantic import private_default, read_field
+from ._declarations import declare_field, take_private_attributes
+from ._model_methods import ModelMethods
 
 __all__ = [
     "Event",
@@ -49,77 +45,30 @@ __all__ = [
     "WorkflowTimedOutEvent",
 ]
 
-_MUTABLE_DEFAULTS = (list, dict, set)
-_ABSENT: Any = object()
-
-
-def _is_class_var(annotation: object) -> bool:
-    # Annotations may be strings (``from __future__ import annotations``), as attrs reads them.
-    text = annotation if isinstance(annotation, str) else repr(annotation)
-    return text.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar", "typing_extensions."))
-
-
-def _declare(cls: type[Event], name: str, value: Any) -> None:
-    """Turn the class attribute of a declared field into what attrs reads as its default."""
-    declared = read_field(value)
-    if declared is not None:
-        # pydantic's Field(...): its default, factory and description, never the object itself.
-        default = declared.default
-        if isinstance(default, _MUTABLE_DEFAULTS):
-            default = attrs.Factory(functools.partial(copy.copy, default))
-        field: Any = (
-            attrs.field(factory=declared.factory, metadata=declared.metadata)
-            if declared.factory is not None
-            else attrs.field(default=default, metadata=declared.metadata)
-        )
-        setattr(cls, name, field)
-    elif isinstance(value, _MUTABLE_DEFAULTS):
-        # A list/dict/set default would be shared by every instance; give each its own.
-        setattr(cls, name, attrs.Factory(functools.partial(copy.copy, value)))
-
-
-def _private_attributes(cls: type[Event], annotations: dict[str, Any]) -> dict[str, Any]:
-    """Take the private attributes (``_name``, pydantic's ``PrivateAttr``) off the class.
-
-    Returns:
-        Their defaults by name (``attrs.NOTHING`` for none, or an ``attrs.Factory``).
-    """
-    found: dict[str, Any] = {}
-    names = [n for n, a in annotations.items() if n.startswith("_") and not _is_class_var(a)]
-    names += [n for n, v in vars(cls).items() if private_default(v)[0] and n not in names]
-    for name in names:
-        if name == "_data" or name.startswith("__"):
-            continue
-        _, default, factory = private_default(cls.__dict__.get(name, attrs.NOTHING))
-        found[name] = attrs.Factory(factory) if factory is not None else default
-        if name in cls.__dict__:
-            delattr(cls, name)
-    return found
-
 
 def _make_attrs_class(cls: type[Event]) -> None:
     """Turn ``cls`` into an attrs class in place, keeping Event's own ``__init__``."""
     own_annotations = inspect.get_annotations(cls)
-    private = _private_attributes(cls, own_annotations)
+    private = take_private_attributes(cls, own_annotations)
     if private:
         # Private attributes are not data: attrs must not see them as fields.
         cls.__annotations__ = {k: v for k, v in own_annotations.items() if k not in private}
     for name in own_annotations:
         if name not in private:
-            _declare(cls, name, cls.__dict__.get(name, _ABSENT))
+            declare_field(cls, name)
     attrs.define(cls, slots=False, kw_only=True, init=False, repr=False, eq=True, hash=False)
     fields = attrs.fields(cls)
     # "_data" is accepted too, so that a converter can rebuild the extra fields.
     cls._field_names = frozenset(field.alias for field in fields)
-    inherited = {k: v for base in reversed(cls.__mro__[1:]) for k, v in _own_private(base)}
+    inherited = {
+        k: v
+        for base in reversed(cls.__mro__[1:])
+        for k, v in vars(base).get("_private_defaults", ())
+    }
     cls._private_defaults = tuple({**inherited, **private}.items())
     cls._private_names = frozenset(name for name, _ in cls._private_defaults)
     # The fast path fills declared fields only; classes with private attributes skip it.
     cls._init_plan = None if cls._private_defaults else _InitPlan.build(fields)
-
-
-def _own_private(klass: type) -> tuple[tuple[str, Any], ...]:
-    return tuple(klass.__dict__.get("_private_defaults", ()))
 
 
 @attrs.frozen
@@ -153,7 +102,7 @@ class _InitPlan:
         return cls(static, tuple(factories), frozenset(required))
 
 
-class Event:
+class Event(ModelMethods):
     """Base class of every workflow event.
 
     Declared fields are attrs fields; extra keyword arguments are kept in a dict and
@@ -292,86 +241,6 @@ class Event:
             for field in attrs.fields(type(self))
             if field.name != "_data" and field.repr
         ]
-
-    # -- the pydantic-style methods migrating code calls ---------------------------
-
-    def model_dump(
-        self, *, mode: DumpMode = "python", exclude_none: bool = False
-    ) -> dict[str, Any]:
-        """The event as a dict: declared fields, then the extra fields under ``"_data"``.
-
-        Nested events, attrs classes, dataclasses and pydantic models become dicts. Private
-        attributes are not included.
-
-        Args:
-            mode: ``"json"`` also turns datetimes, UUIDs, enums and the like into JSON types.
-            exclude_none: Leave out declared fields whose value is None.
-        """
-        dumped = {
-            field.name: to_plain(getattr(self, field.name), mode, _dump)
-            for field in attrs.fields(type(self))
-            if field.name != "_data"
-        }
-        if exclude_none:
-            dumped = {k: v for k, v in dumped.items() if v is not None}
-        if self._data:
-            dumped["_data"] = to_plain(self._data, mode, _dump)
-        return dumped
-
-    def model_dump_json(self, *, indent: int | None = None, exclude_none: bool = False) -> str:
-        """``model_dump(mode="json")`` as a JSON string (compact unless ``indent`` is given).
-
-        Raises:
-            TypeError: A value has no JSON form.
-        """
-        dumped = self.model_dump(mode="json", exclude_none=exclude_none)
-        if indent is None:
-            return json.dumps(dumped, separators=(",", ":"), ensure_ascii=False)
-        return json.dumps(dumped, indent=indent, ensure_ascii=False)
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy of the event, with the fields in ``update`` replaced (extra fields too)."""
-        copied = copy.deepcopy(self) if deep else copy.copy(self)
-        if not deep:
-            copied.__dict__["_data"] = dict(self._data)
-        for name, value in (update or {}).items():
-            setattr(copied, name, value)
-        return copied
-
-    @classmethod
-    def model_validate(cls, obj: Any) -> Self:
-        """Build the event from a dict such as ``model_dump()`` returns (or return it as is).
-
-        Values are not converted: a datetime dumped in JSON mode comes back as a string.
-
-        Raises:
-            TypeError: ``obj`` is neither an instance of the class nor a dict, or a
-                required field is missing.
-        """
-        if isinstance(obj, cls):
-            return obj
-        if not isinstance(obj, Mapping):
-            raise TypeError(
-                f"{cls.__name__}.model_validate() takes a dict or a {cls.__name__}, "
-                f"got {type(obj).__name__}."
-            )
-        params = dict(obj)
-        extras = params.pop("_data", None) or {}
-        return cls(**params, **extras)
-
-    @classmethod
-    def model_validate_json(cls, data: str | bytes) -> Self:
-        """``model_validate`` of a JSON document.
-
-        Raises:
-            TypeError: The document is not an object, or a required field is missing.
-            ValueError: The text is not JSON.
-        """
-        return cls.model_validate(json.loads(data))
-
-
-def _dump(value: Any, mode: DumpMode) -> Any:
-    return value.model_dump(mode=mode)
 
 
 _make_attrs_class(Event)

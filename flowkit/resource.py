@@ -314,7 +314,7 @@ def Resource(factory: Callable[..., _T], cache: bool = True) -> _Resource[_T]: .
 
 
 def Resource(factory: Callable[..., Any], cache: bool = True) -> _Resource[Any]:
-    """Declare a resource for ``Annotated[_T, Resource(factory)]`` step parameters.
+    """Declare a resource for ``Annotated[T, Resource(factory)]`` step parameters.
 
     Args:
         factory: Makes the resource; sync or async; may take resources itself through

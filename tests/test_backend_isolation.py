@@ -29,6 +29,8 @@ LEAVES = frozenset(
         "flowkit._retry",
         "flowkit._pydantic",
         "flowkit._plain",
+        "flowkit._model_methods",
+        "flowkit._declarations",
         "flowkit.resource",
     }
 )
