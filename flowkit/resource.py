@@ -19,7 +19,6 @@ attrs class, a dataclass or a pydantic model), checked only when it is used.
 from __future__ import annotations
 
 import inspect
-import json
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -27,9 +26,8 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar, get_args, get_ori
 
 import anyio
 import attrs
-import cattrs
 
-from ._pydantic import is_model_class
+from ._config_file import load_config
 
 __all__ = [
     "Resource",
@@ -210,9 +208,6 @@ class _Resource(Generic[_T]):
         return typing.cast(_T, result)
 
 
-_CONFIG_CONVERTER = cattrs.Converter()
-
-
 class _ResourceConfig(Generic[_T]):
     """A resource read from a JSON file; see :func:`ResourceConfig`."""
 
@@ -249,25 +244,6 @@ class _ResourceConfig(Generic[_T]):
         """None: a config is read from its file."""
         return []
 
-    def _selected(self) -> Any:
-        path = Path(self.config_file)
-        if not path.is_file():
-            raise FileNotFoundError(f"No such file: {self.config_file}")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"Config file {self.config_file} is not valid JSON: {exc}") from None
-        walked: list[str] = []
-        for key in (self.path_selector or "").split(".") if self.path_selector else ():
-            walked.append(key)
-            data = data.get(key) if isinstance(data, dict) else None
-            if not isinstance(data, dict):
-                raise ValueError(
-                    f"Expected dictionary for configuration from {self.config_file} at path "
-                    f"{'.'.join(walked)}, got: {type(data)}"
-                )
-        return data
-
     def load(self) -> _T:
         """Read the file and build the annotated class from it.
 
@@ -276,29 +252,12 @@ class _ResourceConfig(Generic[_T]):
             ValueError: The file is not JSON, the path selector does not lead to an
                 object, or the data does not fit the class (naming the fields).
         """
-        klass = self.cls_factory
-        if klass is None:
+        if self.cls_factory is None:
             raise ValueError(
                 f"ResourceConfig({self.name!r}) has no class to load into: annotate the "
                 "parameter as Annotated[MyConfig, ResourceConfig(...)]."
             )
-        data = self._selected()
-        where = self.config_file + (f" at {self.path_selector}" if self.path_selector else "")
-        if is_model_class(klass):
-            try:
-                return typing.cast(_T, klass.model_validate(data))  # type: ignore[attr-defined]
-            except ValueError as exc:  # pydantic's ValidationError is a ValueError
-                raise ValueError(f"Config {where} does not fit {klass.__name__}: {exc}") from None
-        try:
-            return _CONFIG_CONVERTER.structure(data, klass)
-        except cattrs.BaseValidationError as exc:
-            details = "; ".join(cattrs.transform_error(exc))
-            raise ValueError(f"Config {where} does not fit {klass.__name__}: {details}") from None
-        except cattrs.StructureHandlerNotFoundError:
-            raise ValueError(
-                f"Config {where} cannot be loaded into {klass!r}: use an attrs class, "
-                "a dataclass or a pydantic model."
-            ) from None
+        return load_config(self.config_file, self.path_selector, self.cls_factory)
 
     async def resolve(self, manager: ResourceManager) -> _T:
         """Read the file and build the annotated class from it (see :meth:`load`)."""
