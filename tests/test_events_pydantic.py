@@ -13,6 +13,7 @@ import pytest
 from pydantic import Field, PrivateAttr
 
 from flowkit import Context, Workflow, step
+from flowkit.errors import WorkflowRuntimeError
 from flowkit.events import Event, StartEvent, StopEvent
 
 
@@ -178,3 +179,24 @@ async def test_pydantic_declared_events_round_trip_a_json_snapshot() -> None:
     assert seen == Question(text="hi")
     assert seen._scratch == []  # private attributes are not in the snapshot
     assert "_scratch" not in json.dumps(data)
+
+
+class Topic(StartEvent):
+    topic: str = Field(description="What to write about")
+    words: int = Field(default=100)
+
+
+class Writer(Workflow):
+    @step
+    async def write(self, ev: Topic) -> StopEvent:
+        return StopEvent(result=(ev.topic, ev.words))
+
+
+async def test_a_typed_start_event_declared_with_field_takes_run_kwargs() -> None:
+    assert await Writer().run(topic="owls") == ("owls", 100)
+    assert await Writer().run(start_event=Topic(topic="bats", words=5)) == ("bats", 5)
+
+
+async def test_a_required_field_of_the_start_event_is_required_by_run() -> None:
+    with pytest.raises(WorkflowRuntimeError, match=r"topic"):
+        await Writer().run()
