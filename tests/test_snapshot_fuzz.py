@@ -446,7 +446,7 @@ def _classify(exc: BaseException, terminal: list[Event], workflow: Workflow) -> 
         return type(exc).__name__
     # Any other exception must be a step's own, raised on corrupt but well-typed data.
     assert isinstance(last, WorkflowFailedEvent), f"{exc!r} with terminal event {last!r}"
-    assert last.step_name in workflow._graph().steps, last
+    assert last.step_name in workflow._blueprint().graph.steps, last
     assert last.attempts is not None
     return "step failed"
 

@@ -34,7 +34,7 @@ def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[
         elapsed=state.elapsed_now(time.monotonic()),
         next_id=state.next_id,
         store=state.store,
-        queued=[d for queue in state.queued.values() for d in queue],
+        queued=[d for queue in state.queued.values() for d in queue.values()],
         in_progress=in_progress,
         # A buffered event whose step is still running is in in_progress already.
         collected={
@@ -44,6 +44,7 @@ def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[
         },
         waiters=list(state.waiters.values()),
         stream=list(state.stream),
+        statistics=state.counters,
     )
     try:
         data: dict[str, Any] = converter.unstructure(snapshot)
@@ -59,6 +60,9 @@ def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[
         raise ContextSerdeError(
             f"Cannot freeze the context: the value at {path} is nested too deeply.", path=path
         ) from None
+    counters = state.counters
+    if not counters.step_runs and not counters.events and counters.failed_step is None:
+        del data["statistics"]  # optional: absent means zeros, as in older snapshots
     return data
 
 
@@ -177,7 +181,30 @@ def thaw(data: Any, workflow: str, steps: set[str], converter: cattrs.Converter)
         first, _dot, advice = message.partition(". ")
         located = f"{first.rstrip('.')} at {path}." + (f" {advice}" if advice else "")
         raise ContextSerdeError(located, path=path) from None
-    return _to_state(snapshot, steps)
+    state = _to_state(snapshot, steps)
+    _share_prompts(state, data)
+    return state
+
+
+def _share_prompts(state: RunState, data: dict[str, Any]) -> None:
+    """Make each open waiter's prompt the very event still unread in the stream, if it is.
+
+    A prompt written before the freeze and not read yet is in both ``waiters`` and
+    ``stream``; sharing the object lets the resumed run see it was already streamed, so
+    that it is not streamed a second time when the step asks again.
+    """
+    raw_stream = data["stream"]
+    taken: set[int] = set()
+    for raw in data["waiters"]:
+        waiter = state.waiters[raw["key"]]
+        prompt = raw.get("waiter_event")
+        if prompt is None or waiter.resolved is not None:
+            continue
+        for index, raw_event in enumerate(raw_stream):
+            if index not in taken and raw_event == prompt:
+                taken.add(index)
+                waiter.waiter_event = state.stream[index]
+                break
 
 
 def _to_state(snapshot: Snapshot, steps: set[str]) -> RunState:
@@ -199,7 +226,12 @@ def _to_state(snapshot: Snapshot, steps: set[str]) -> RunState:
     seen: set[int] = set()
     for index, delivery in enumerate(snapshot.queued):
         check(delivery, f"$.queued[{index}]")
-        state.queue_of(delivery.step).append(delivery)
+        if delivery.id in seen:
+            raise ContextSerdeError(
+                f"Delivery id {delivery.id} is queued twice; the snapshot is corrupt.",
+                path=f"$.queued[{index}]",
+            )
+        state.queue_of(delivery.step)[delivery.id] = delivery
         seen.add(delivery.id)
     for index, delivery in enumerate(snapshot.in_progress):
         check(delivery, f"$.in_progress[{index}]")
@@ -224,6 +256,7 @@ def _to_state(snapshot: Snapshot, steps: set[str]) -> RunState:
             )
         state.waiters[waiter.key] = waiter
     state.stream = deque(snapshot.stream)
+    state.counters = snapshot.statistics
     state.next_id = snapshot.next_id
     state.elapsed = snapshot.elapsed
     state.started = snapshot.started

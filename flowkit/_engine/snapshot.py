@@ -6,7 +6,9 @@ The format (version 1), one bullet per hook or field:
   ``workflow`` (the workflow's name), ``run_id``, ``is_running``, ``started``,
   ``finished``, ``elapsed`` (seconds of the timeout already used), ``next_id``
   (the next delivery id), ``store``, ``queued``, ``in_progress``, ``collected``,
-  ``waiters`` and ``stream``; unknown keys are refused;
+  ``waiters``, ``stream`` and ``statistics`` (optional: ``{"step_runs": {step: n},
+  "events": {class name: n}, "failed_step": str | None}``, zeros when absent);
+  unknown keys are refused;
 - a delivery is ``{"id", "step", "event", "attempts", "claimed_by"}``; ``queued``
   keeps each step's order, ``in_progress`` deliveries are queued again first on
   resume (at-least-once);
@@ -38,7 +40,7 @@ from .. import errors as flowkit_errors
 from ..errors import ContextSerdeError
 from ..events import Event, UnreconstructedException
 from .registry import Registry
-from .state import Delivery, Waiter
+from .state import Delivery, RunCounters, Waiter
 from .values import (
     DECODERS,
     ENCODERS,
@@ -71,6 +73,7 @@ class Snapshot:
     collected: dict[str, list[Delivery]]
     waiters: list[Waiter]
     stream: list[Event]
+    statistics: RunCounters = attrs.Factory(RunCounters)
 
 
 def _unstructure_exception(exc: Exception) -> dict[str, str]:

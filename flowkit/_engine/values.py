@@ -19,9 +19,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ContextSerdeError
 from ..events import Event
@@ -29,7 +29,21 @@ from ..events import Event
 if TYPE_CHECKING:
     import cattrs
 
-    from .registry import Registry
+
+class Registry(Protocol):
+    """What values need of ``registry.Registry`` (which imports this module)."""
+
+    @property
+    def values(self) -> Mapping[str, type]:
+        """The registered value classes by tag."""
+
+    @property
+    def tags(self) -> Mapping[type, str]:
+        """The tag of each registered class."""
+
+    def value_class(self, tag: object) -> type:
+        """The value class of ``tag``."""
+
 
 _NATIVE = (str, int, float, bool, type(None))
 TAG = "$type"
