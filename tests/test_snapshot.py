@@ -37,6 +37,7 @@ from fixtures.fixture_workflow import (
     freeze_midway,
 )
 from fixtures.plain import assert_only_plain
+from fixtures.versions import as_version_2
 
 from flowkit import Context, Workflow, catch_error, step
 from flowkit.context import JsonSerializer, PickleSerializer
@@ -1653,20 +1654,6 @@ EXPECTED_FIXTURE_RESULT: dict[str, Any] = {
 def load_fixture(version: int = 1) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / f"snapshot_v{version}.json").read_text())
     return data
-
-
-def as_version_2(v1: Any) -> Any:
-    """A version 1 snapshot as version 2 writes it: the event tag moves from type to $type."""
-    if isinstance(v1, list):
-        return [as_version_2(item) for item in v1]
-    if not isinstance(v1, dict):
-        return v1
-    is_exception = set(v1) == {"type", "message"}
-    renamed = {
-        ("$type" if key == "type" and not is_exception else key): as_version_2(value)
-        for key, value in v1.items()
-    }
-    return {**renamed, "version": 2} if "format" in v1 else renamed
 
 
 @pytest.mark.parametrize("version", [1, 2])

@@ -211,6 +211,8 @@ def configure_converter(
             raise ContextSerdeError(f"An event must be an object, found {json_type(data)}")
         key = _reading_tag.get()
         if key != EVENT_TAG:  # an older version's snapshot: its tag under its own key
+            if EVENT_TAG in data:
+                raise ContextSerdeError(f"Unexpected key {EVENT_TAG!r} in a version 1 event")
             data = {EVENT_TAG: data.get(key), **{k: v for k, v in data.items() if k != key}}
         registry.event_class(data.get(EVENT_TAG))  # unknown tags fail here, not as a KeyError
         event: Event = union_hooks["structure"](data, union)

@@ -215,6 +215,8 @@ def _give_up(
             failed_at=datetime.now(timezone.utc),
         )
         run.deliver(run.steps[handler], failed)
+        if delivery.claimed_by is not None:  # the failed execution consumed its batch
+            run.waiters.release_claims(delivery)
         del run.state.in_progress[delivery.id]
         run.step_done(step)
         return
