@@ -90,8 +90,8 @@ def refuse_structure(value_type: Any) -> Callable[[Any, Any], Any]:
 
     def refuse(value: Any, _: Any) -> Any:
         raise ContextSerdeError(
-            f"Cannot restore a value of type {value_type!r}: it has no structure hook. "
-            "Register one on serializer.converter."
+            f"Cannot restore a value of type {value_type!r}: it has no structure hook",
+            advice="Register one on serializer.converter.",
         )
 
     return refuse
