@@ -104,10 +104,25 @@ class ContextStateError(FlowkitError):
 class ContextSerdeError(FlowkitError):
     """A context could not be frozen to a dict, or a dict could not be restored.
 
+    The message is built from the data: ``"{reason} at {path}. {advice}"`` (without
+    ``at {path}`` when the path is None or the whole snapshot, ``$``).
+
     Attributes:
+        reason: What is wrong, e.g. ``"Unknown event tag 'Approve'"``.
         path: Where in the snapshot the problem is, as ``$.queued[3].event``, or None.
+        advice: What to do about it, or None.
     """
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, *, path: str | None = None, advice: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
         self.path = path
+        self.advice = advice
+
+    def __str__(self) -> str:
+        text = self.reason
+        if self.path is not None and self.path != "$":
+            text = f"{text.rstrip('.')} at {self.path}."
+        if self.advice:
+            text = f"{text} {self.advice}"
+        return text

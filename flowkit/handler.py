@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncGenerator, Generator
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -63,12 +64,22 @@ class _EventIterator(AsyncGenerator[Event, None]):
         """The next event (an async generator's ``asend``; the value is ignored)."""
         return await self.__anext__()
 
-    async def athrow(self, *args: Any) -> Event:
-        """Stop reading and raise the given exception here."""
+    async def athrow(self, typ: Any, val: Any = None, tb: Any = None, /) -> Event:
+        """Stop reading and raise the given exception here, as an async generator's athrow.
+
+        ``athrow(exc)`` raises ``exc``; ``athrow(ExcType)`` and ``athrow(ExcType, None)``
+        raise ``ExcType()``; ``athrow(ExcType, value)`` raises ``value`` if it is an
+        ExcType, else ``ExcType(value)`` (``ExcType(*value)`` for a tuple); ``tb`` becomes
+        the traceback. The iterator is finished afterwards, unless the arguments were
+        refused.
+
+        Raises:
+            TypeError: The arguments name no exception, as for a generator.
+        """
+        exc = _thrown(typ, val, tb)  # arguments naming no exception leave the stream open
         self._release()
         self._finished = True
-        exc = args[0] if len(args) == 1 else args[1]
-        raise exc if isinstance(exc, BaseException) else exc()
+        raise exc
 
     async def aclose(self) -> None:
         """Stop reading (as ``contextlib.aclosing`` does); the run goes on."""
@@ -89,6 +100,31 @@ class _EventIterator(AsyncGenerator[Event, None]):
     def __del__(self) -> None:
         # A consumer that breaks out of the loop drops the iterator: stop holding writers.
         self._release()
+
+
+def _thrown(typ: Any, val: Any, tb: Any) -> BaseException:
+    """The exception ``athrow(typ, val, tb)`` raises, by Python's generator conventions."""
+    if isinstance(typ, BaseException):
+        if val is not None:
+            raise TypeError("instance exception may not have a separate value")
+        exc = typ
+    elif isinstance(typ, type) and issubclass(typ, BaseException):
+        if isinstance(val, typ):
+            exc = val
+        elif val is None:
+            exc = typ()
+        else:
+            exc = typ(*val) if isinstance(val, tuple) else typ(val)
+    else:
+        raise TypeError(
+            "exceptions must be classes or instances deriving from BaseException, "
+            f"not {type(typ).__name__}"
+        )
+    if tb is not None:
+        if not isinstance(tb, TracebackType):
+            raise TypeError("throw() third argument must be a traceback object")
+        exc = exc.with_traceback(tb)
+    return exc
 
 
 class WorkflowHandler:
@@ -191,10 +227,22 @@ class WorkflowHandler:
         The stream ends with WorkflowCancelledEvent and awaiting the handler raises
         WorkflowCancelledByUser. The context stays resumable: freeze it first with
         ``handler.ctx.to_dict()`` to resume later. A no-op once the run has ended.
+
+        Raises:
+            TimeoutError: A step task was still running ``timeout`` seconds later (it
+                shields itself from cancellation). The run is cancelled all the same:
+                its outcome is decided, and ``await handler`` raises
+                WorkflowCancelledByUser once that task has ended.
         """
         self._run.cancel()
         with anyio.move_on_after(timeout):
             await self._run.done.wait()
+        if not self._run.done.is_set():
+            raise TimeoutError(
+                f"The run was cancelled, but a step task was still running {timeout} seconds "
+                "later: it shields itself from cancellation. Await the handler to wait until "
+                "it ends, or pass a larger timeout."
+            )
 
     def done(self) -> bool:
         """Whether the run has ended. Deprecated, as in the incumbent: use :meth:`is_done`."""

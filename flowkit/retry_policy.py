@@ -5,8 +5,9 @@ When a step raises, the engine asks the step's policy what to do::
     delay = policy.next(elapsed_time, attempts, error, seed=seed)
 
 ``attempts`` counts failures so far (1 after the first failure), ``elapsed_time`` is the number of
-seconds since the first failure, and the answer is the number of seconds to sleep before running
-the step again, or ``None`` to give up and let the error propagate.
+seconds since the step's first attempt on this event started (as tenacity measures it for
+``stop_after_delay``), and the answer is the number of seconds to sleep before running the step
+again, or ``None`` to give up and let the error propagate.
 
 Policies are usually assembled from three independent pieces with :func:`retry_policy`:
 
@@ -23,8 +24,11 @@ Conditions combine with ``|`` and ``&`` and wait strategies add up with ``+`` or
     )
 
 The names and the arithmetic are those of llama-index-workflows' ``workflows.retry_policy``, so
-switching is a change of imports. Randomised waits draw from ``random.Random(seed)`` when the engine
-passes a seed, which makes a replayed run sleep exactly as long as the original did.
+switching is a change of imports. The engine calls ``policy.next(elapsed_time, attempts, error)``
+without a seed, so that a policy with the incumbent's three-argument ``next`` keeps working;
+randomised waits then draw from the ``random`` module, and differ from run to run (a run resumed
+from a snapshot included). Called with ``seed=``, they draw from ``random.Random(seed)``: the same
+seed gives the same delay, for tests or for callers of ``next`` of their own.
 """
 
 from __future__ import annotations
@@ -202,10 +206,11 @@ class _PresetPolicy:
         """Return the delay before the next attempt, or ``None`` to give up.
 
         Args:
-            elapsed_time: Seconds since the first failure.
+            elapsed_time: Seconds since the step's first attempt on this event started.
             attempts: Failures so far, 1 after the first failure.
             error: The exception the step just raised.
-            seed: Seed for any jitter, so that a replayed run gets the same delay.
+            seed: Seed for any jitter: the same seed gives the same delay. The engine
+                passes none.
 
         Returns:
             Seconds to sleep, or ``None`` once ``maximum_attempts`` failures have happened.

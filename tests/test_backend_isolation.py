@@ -189,3 +189,61 @@ def test_relative_imports_resolve_from_packages_and_modules() -> None:
     in_package = imports_in("flowkit.context", "from .context import Context\n", is_package=True)
     assert in_module[0].target == "flowkit.events"
     assert in_package[0].target == "flowkit.context.context"
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Which flowkit modules each flowkit module imports, ``TYPE_CHECKING`` and local imports too.
+
+    ``from .. import errors`` names the parent package as well as ``errors``; a module's
+    own ancestor packages are left out, since importing a module always imports them.
+    """
+    return {
+        module: {
+            i.target
+            for i in imports_of(module)
+            if i.target in MODULES and i.target != module and not is_within(module, i.target)
+        }
+        for module in MODULES
+    }
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of ``graph`` as a path that ends where it starts, or None."""
+    done: set[str] = set()
+    path: list[str] = []
+    on_path: set[str] = set()
+
+    def visit(module: str) -> list[str] | None:
+        path.append(module)
+        on_path.add(module)
+        for target in sorted(graph.get(module, ())):
+            if target in on_path:
+                return [*path[path.index(target) :], target]
+            if target not in done:
+                found = visit(target)
+                if found is not None:
+                    return found
+        path.pop()
+        on_path.discard(module)
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        if module not in done:
+            found = visit(module)
+            if found is not None:
+                return found
+    return None
+
+
+def test_no_import_cycle_among_flowkit_modules_not_even_under_type_checking() -> None:
+    cycle = find_cycle(import_graph())
+    assert cycle is None, f"import cycle: {' -> '.join(cycle)}"
+
+
+def test_the_cycle_check_sees_cycles_through_type_checking_imports() -> None:
+    source = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .b import B\n"
+    edges = {i.target for i in imports_in("flowkit._engine.a", source)}
+    assert "flowkit._engine.b" in edges
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None

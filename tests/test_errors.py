@@ -56,4 +56,8 @@ def test_errors_with_data_survive_pickling() -> None:
         1.0,
         ["a"],
     )
-    assert (str(serde), serde.path) == ("bad tag", "$.queued[0]")
+    assert (str(serde), serde.reason, serde.path) == (
+        "bad tag at $.queued[0].",
+        "bad tag",
+        "$.queued[0]",
+    )

@@ -13,6 +13,7 @@ import attrs
 import pytest
 
 from flowkit import Context, Workflow, catch_error, step
+from flowkit._engine.blueprint import STEP_CONFIG, step_functions
 from flowkit._engine.graph import build_graph, start_event_class, stop_event_class
 from flowkit._engine.graph_checks import (
     GRAPH_CHECKS,
@@ -250,8 +251,8 @@ def test_unknown_check_names_are_rejected() -> None:
 
 
 def test_catch_error_rules_hold_even_without_graph_validation() -> None:
-    functions = Handlers._step_functions()
-    steps: dict[str, StepConfig] = {n: vars(f)["_step_config"] for n, f in functions.items()}
+    functions = step_functions(Handlers)
+    steps: dict[str, StepConfig] = {n: vars(f)[STEP_CONFIG] for n, f in functions.items()}
     assert len(catch_error_problems(steps)) == 4
     with pytest.raises(WorkflowValidationError, match="Only one wildcard"):
         build_graph("Handlers", steps, validate=False)

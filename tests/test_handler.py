@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import anyio
@@ -271,6 +273,123 @@ async def test_cancel_run_on_a_finished_run_is_a_no_op() -> None:
     assert streamed == [Progress(n=7), StopEvent(result=1)]
     assert handler.exception() is None
     assert handler.get_stop_event() == StopEvent(result=1)
+
+
+class Shielded(Workflow):
+    """``hold`` shields itself from cancellation until the test releases it."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__(timeout=None)
+        self.steps = steps
+        self.entered = 0
+        self.all_entered = anyio.Event()
+        self.release = anyio.Event()
+
+    @step
+    async def fan_out(self, ev: StartEvent, ctx: Context[Any]) -> Next | None:
+        for index in range(self.steps):
+            ctx.send_event(Next(index=index))
+        return None
+
+    @step(num_workers=4)
+    async def hold(self, ev: Next) -> StopEvent:
+        with anyio.CancelScope(shield=True):
+            self.entered += 1
+            if self.entered == self.steps:
+                self.all_entered.set()
+            await self.release.wait()
+        await anyio.lowlevel.checkpoint()
+        return StopEvent(result="released")
+
+
+@pytest.mark.parametrize(("timeout", "steps"), [(0, 1), (0.01, 1), (0.01, 3)])
+async def test_cancel_run_raises_timeout_error_when_a_step_outlives_the_timeout(
+    timeout: float, steps: int
+) -> None:
+    workflow = Shielded(steps)
+    with anyio.fail_after(5):
+        handler = workflow.run()
+        await workflow.all_entered.wait()
+        with pytest.raises(
+            TimeoutError,
+            match=rf"^The run was cancelled, but a step task was still running {timeout} "
+            r"seconds later: it shields itself from cancellation\. Await the handler",
+        ):
+            await handler.cancel_run(timeout=timeout)
+        assert not handler.is_done()
+
+        workflow.release.set()
+        with pytest.raises(WorkflowCancelledByUser, match=r"^The run was cancelled\."):
+            await handler
+    assert handler.get_stop_event() == WorkflowCancelledEvent()
+    # Now that every task has ended, cancelling again is a no-op that returns.
+    await handler.cancel_run(timeout=0)
+
+
+def _athrow_cases() -> dict[str, tuple[Any, ...]]:
+    return {
+        "instance": (ValueError("boom"),),
+        "class": (ValueError,),
+        "class and None": (ValueError, None),
+        "class, None and None": (KeyError, None, None),
+        "class and a value": (ValueError, "boom"),
+        "class and an instance": (KeyError, KeyError("k")),
+        "class and an instance of a subclass": (LookupError, KeyError("k")),
+        "class and a tuple": (OSError, (2, "missing")),
+        "a BaseException class": (KeyboardInterrupt, None),
+        "not an exception": (42,),
+        "a class that is not an exception": (int, None),
+        "instance with a value": (ValueError("x"), "y"),
+        "a traceback that is not one": (ValueError, None, "tb"),
+    }
+
+
+async def _throw(iterator: Any, args: tuple[Any, ...]) -> BaseException:
+    with warnings.catch_warnings():
+        # Python 3.12 deprecates athrow(type, value, tb) on its generators.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            await iterator.athrow(*args)
+        except BaseException as exc:  # KeyboardInterrupt too: it is the thrown value
+            return exc
+    raise AssertionError("athrow() returned")
+
+
+@pytest.mark.parametrize("case", list(_athrow_cases()))
+async def test_athrow_follows_the_async_generator_conventions(case: str) -> None:
+    async def generator() -> AsyncGenerator[int, None]:
+        yield 1
+        yield 2
+
+    async def finished(iterator: Any) -> bool:
+        try:
+            await iterator.__anext__()
+        except StopAsyncIteration:
+            return True
+        return False
+
+    python = generator()
+    await python.__anext__()
+    expected = await _throw(python, _athrow_cases()[case])
+    python_finished = await finished(python)
+    await python.aclose()
+
+    args = _athrow_cases()[case]
+    with anyio.fail_after(5):
+        handler = Writer().run(chunks=[[1, 2]])
+        stream = handler.stream_events()
+        assert await stream.__anext__() == Progress(n=1)
+        got = await _throw(stream, args)
+        # Finished, unless the arguments were refused (TypeError): then it goes on.
+        assert await finished(stream) is python_finished is not isinstance(got, TypeError)
+        await stream.aclose()
+        assert await handler == 2  # the run goes on without a reader
+
+    assert (type(got), got.args) == (type(expected), expected.args)
+    if isinstance(args[0], BaseException) and len(args) == 1:
+        assert got is args[0]
+    if len(args) > 1 and isinstance(args[1], BaseException):
+        assert got is args[1]
 
 
 # -- the handler's state -------------------------------------------------------------

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+import anyio
+import anyio.lowlevel
 import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from flowkit import Workflow, step
 from flowkit import retry_policy as rp
+from flowkit.events import StartEvent, StopEvent
 from flowkit.retry_policy import (
     ConstantDelayRetryPolicy,
     ExponentialBackoffRetryPolicy,
@@ -528,3 +533,41 @@ def test_composed_policy_matches_llama_index_workflows(
     )
     assert [policy.next(0.0, a, error, seed=3) for a in (1, 3, 5)] == expected
     assert [policy.next(60.0, a, error, seed=3) for a in (1, 3, 5)] == [None, None, None]
+
+
+# -- what the engine passes to a policy ----------------------------------------------
+
+
+async def test_engine_passes_no_seed_and_the_time_since_the_first_attempt() -> None:
+    # The incumbent's RetryPolicy.next takes (elapsed_time, attempts, error): the engine
+    # passes no seed. elapsed_time counts from the start of the first attempt, so it
+    # includes that attempt's own duration (documented; tenacity measures it so too).
+    calls: list[tuple[float, int, str]] = []
+    durations: list[float] = []
+
+    class Incumbent:
+        def next(self, elapsed_time: float, attempts: int, error: Exception) -> float | None:
+            calls.append((elapsed_time, attempts, str(error)))
+            return 0 if attempts < 3 else None
+
+    class Flaky(Workflow):
+        # The incumbent's protocol has no seed: flowkit's RetryPolicy type wants one,
+        # the engine does not pass it.
+        @step(retry_policy=Incumbent())  # type: ignore[call-overload, untyped-decorator]
+        async def flaky(self, ev: StartEvent) -> StopEvent:
+            started = time.monotonic()
+            await anyio.lowlevel.checkpoint()
+            durations.append(time.monotonic() - started)
+            raise ValueError(f"attempt {len(durations)}")
+
+    with anyio.fail_after(5), pytest.raises(ValueError, match=r"^attempt 3$"):
+        await Flaky(timeout=None).run()
+    assert [(attempts, error) for _, attempts, error in calls] == [
+        (1, "attempt 1"),
+        (2, "attempt 2"),
+        (3, "attempt 3"),
+    ]
+    elapsed = [e for e, _, _ in calls]
+    assert elapsed == sorted(elapsed)
+    assert elapsed[0] >= durations[0]
+    assert elapsed[2] >= sum(durations)

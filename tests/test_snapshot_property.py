@@ -448,7 +448,7 @@ async def test_freeze_as_soon_as_started_then_resume(shape: Shape, items: list[i
     await handler.cancel_run()
     # The StartEvent is queued: the snapshot is of a run, and resuming continues it
     # (rather than starting a new run that would need the StartEvent's fields again).
-    assert [d["event"]["type"] for d in snapshot["queued"]] == ["Begin"]
+    assert [d["event"]["$type"] for d in snapshot["queued"]] == ["Begin"]
     fresh = workflow_class(shape)()
     resumed = fresh.run(ctx=Context.from_dict(fresh, snapshot))
     assert await answer_requests(shape, resumed, set(), False) == model(shape, items)

@@ -1,15 +1,20 @@
 """flowkit's engine: how one run works.
 
-A ``Workflow`` is read once into a ``StepGraph`` (``signature.py`` reads each step,
-``graph.py`` validates the whole). ``workflow.run()`` builds a ``RunState``
-(``state.py``): the store, each step's queued and in-flight deliveries, waiters and
-unread stream events. ``run.py`` runs it as one AnyIO task group: routing an event
-appends a delivery to its step's queue and wakes or starts one of that step's workers
-(``worker.py``), which calls the step, retries it, and routes what it returns. Events
-for the caller go through ``stream.py``. Every change of ``RunState`` happens between
-two awaits, so ``freeze.py`` can freeze it at any moment, with the converter that
-``snapshot.py`` configures; ``registry.py`` maps the workflow's event classes to the
-tags a snapshot stores, and ``values.py`` stores values typed ``Any``. ``waiters.py``
-holds the steps paused in ``wait_for_event`` and ``collect_events``. ``backend.py`` is the only
-module that touches asyncio or trio.
+A workflow class is read once into a ``StepGraph`` (``signature.py`` reads each step,
+``graph.py`` validates the whole); ``blueprint.py`` derives from it and the instance
+all a run is made from: bound step calls, the @catch_error lookup, the initial store,
+the snapshot converter per serializer, freezing and thawing. ``state.py`` holds a
+``RunState``: the store, each step's queued and in-flight deliveries, waiters and
+unread stream events. ``ledger.py`` is its single owner: every delivery lives there
+once, keyed by id, and it counts the open work and decides idleness; each step's
+memory object stream only hands delivery ids to workers. ``run.py`` runs the run as
+one AnyIO task group: routing an event queues a delivery and wakes or starts one of
+that step's workers, and ``worker.py`` calls the step, retries it and hands back
+what it returned. Steps that pause go through ``waiters.py`` (``wait_for_event``)
+and ``collect.py`` (``collect_events`` buffers); ``slots.py`` limits concurrent runs;
+events for the caller go through ``stream.py``. Every change of ``RunState`` happens
+between two awaits, so ``freeze.py`` can freeze it at any moment with the converter
+``snapshot.py`` configures; ``registry.py`` maps the workflow's event classes to tags
+and ``values.py`` stores values typed ``Any``. ``backend.py`` is the only module that
+touches asyncio or trio.
 """

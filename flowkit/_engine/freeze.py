@@ -10,8 +10,10 @@ import attrs
 import cattrs
 
 from ..errors import ContextSerdeError
-from .snapshot import FORMAT, MAX_EVENTS, VERSION, Snapshot
-from .state import Delivery, RunState
+from .consistency import check_consistency
+from .restore import read_snapshot
+from .snapshot import FORMAT, VERSION, Snapshot
+from .state import RunState
 from .values import UnstorableValueError
 
 
@@ -34,7 +36,7 @@ def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[
         elapsed=state.elapsed_now(time.monotonic()),
         next_id=state.next_id,
         store=state.store,
-        queued=[d for queue in state.queued.values() for d in queue],
+        queued=[d for queue in state.queued.values() for d in queue.values()],
         in_progress=in_progress,
         # A buffered event whose step is still running is in in_progress already.
         collected={
@@ -44,21 +46,25 @@ def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[
         },
         waiters=list(state.waiters.values()),
         stream=list(state.stream),
+        statistics=state.counters,
     )
     try:
         data: dict[str, Any] = converter.unstructure(snapshot)
     except UnstorableValueError as exc:
-        path = locate(snapshot, exc.value_type)
         raise ContextSerdeError(
-            f"Cannot freeze the context: {exc} at {path}. Store JSON data, register the "
-            "class with serializer.register_type(), or give it hooks on serializer.converter.",
-            path=path,
+            f"Cannot freeze the context: {exc.reason}",
+            path=locate(snapshot, exc.value_type),
+            advice="Store JSON data, register the class with serializer.register_type(), or "
+            "give it hooks on serializer.converter.",
         ) from None
     except RecursionError:
-        path = locate(snapshot, None)
         raise ContextSerdeError(
-            f"Cannot freeze the context: the value at {path} is nested too deeply.", path=path
+            "Cannot freeze the context: a value is nested too deeply",
+            path=locate(snapshot, None),
         ) from None
+    counters = state.counters
+    if not counters.step_runs and not counters.events and counters.failed_step is None:
+        del data["statistics"]  # optional: absent means zeros, as in older snapshots
     return data
 
 
@@ -103,49 +109,6 @@ def locate(root: Any, wanted: type | None) -> str:
     return "$"
 
 
-def _format_error(exc: BaseException, type_: Any) -> str:
-    if isinstance(exc, ContextSerdeError):
-        return str(exc)
-    return cattrs.v.format_exception(exc, type_)
-
-
-def _check_header(data: Any, workflow: str) -> None:
-    if not isinstance(data, dict):
-        raise ContextSerdeError(
-            f"A snapshot is a dict from ctx.to_dict(), got {type(data).__name__}.", path="$"
-        )
-    if data.get("format") != FORMAT:
-        raise ContextSerdeError(
-            f"Not a flowkit snapshot: $.format is {data.get('format')!r}, expected {FORMAT!r}. "
-            "Pass the dict returned by ctx.to_dict().",
-            path="$.format",
-        )
-    version = data.get("version")
-    if version != VERSION:
-        raise ContextSerdeError(
-            f"Unsupported snapshot version {version!r}: this flowkit reads version {VERSION}. "
-            "Restore it with the flowkit release that wrote it, or a later one.",
-            path="$.version",
-        )
-    if data.get("workflow") != workflow:
-        raise ContextSerdeError(
-            f"This snapshot is of workflow {data.get('workflow')!r}, not {workflow!r}. "
-            "Restore it with Context.from_dict() on an instance of the workflow that made it.",
-            path="$.workflow",
-        )
-    total = 0
-    for key in ("queued", "in_progress", "stream", "waiters"):
-        section = data.get(key)
-        total += len(section) if isinstance(section, list) else 0
-    collected = data.get("collected")
-    if isinstance(collected, dict):
-        total += sum(len(v) for v in collected.values() if isinstance(v, list))
-    if total > MAX_EVENTS:
-        raise ContextSerdeError(
-            f"The snapshot holds {total} events, more than the limit of {MAX_EVENTS}.", path="$"
-        )
-
-
 def thaw(data: Any, workflow: str, steps: set[str], converter: cattrs.Converter) -> RunState:
     """The RunState a snapshot dict describes; nothing is imported or run.
 
@@ -153,77 +116,47 @@ def thaw(data: Any, workflow: str, steps: set[str], converter: cattrs.Converter)
         ContextSerdeError: The dict is not a valid snapshot of this workflow; the
             message names what is wrong and ``path`` where.
     """
-    _check_header(data, workflow)
-    try:
-        snapshot = converter.structure(data, Snapshot)
-    except RecursionError:
-        raise ContextSerdeError("The snapshot is nested too deeply to restore.", path="$") from None
-    except cattrs.StructureHandlerNotFoundError as exc:
-        raise ContextSerdeError(
-            f"Cannot restore a value of type {exc.type_!r}: it has no structure hook. Register "
-            "one on serializer.converter.",
-            path="$",
-        ) from None
-    except (cattrs.BaseValidationError, ContextSerdeError) as exc:
-        messages = (
-            cattrs.transform_error(exc, path="$", format_exception=_format_error)
-            if isinstance(exc, cattrs.BaseValidationError)
-            else [str(exc)]
-        )
-        message, _sep, path = messages[0].rpartition(" @ ")
-        if not _sep:
-            message, path = messages[0], "$"
-        # Say where right after what: "Unknown event tag 'X' at $.queued[3]. <advice>"
-        first, _dot, advice = message.partition(". ")
-        located = f"{first.rstrip('.')} at {path}." + (f" {advice}" if advice else "")
-        raise ContextSerdeError(located, path=path) from None
-    return _to_state(snapshot, steps)
+    snapshot = read_snapshot(data, workflow, converter)
+    check_consistency(snapshot, steps)
+    state = _to_state(snapshot)
+    _share_prompts(state, data)
+    return state
 
 
-def _to_state(snapshot: Snapshot, steps: set[str]) -> RunState:
-    def check(delivery: Delivery, where: str) -> None:
-        if delivery.step not in steps:
-            raise ContextSerdeError(
-                f"The snapshot has an event for step {delivery.step!r} at {where}, which the "
-                f"workflow does not have. Its steps are: {', '.join(sorted(steps))}.",
-                path=where,
-            )
-        if not 0 < delivery.id < snapshot.next_id:
-            raise ContextSerdeError(
-                f"Delivery id {delivery.id} at {where} is not below next_id "
-                f"{snapshot.next_id}; the snapshot is corrupt.",
-                path=where,
-            )
+def _share_prompts(state: RunState, data: dict[str, Any]) -> None:
+    """Make each open waiter's prompt the very event still unread in the stream, if it is.
 
+    A prompt written before the freeze and not read yet is in both ``waiters`` and
+    ``stream``; sharing the object lets the resumed run see it was already streamed, so
+    that it is not streamed a second time when the step asks again.
+    """
+    raw_stream = data["stream"]
+    taken: set[int] = set()
+    for raw in data["waiters"]:
+        waiter = state.waiters[raw["key"]]
+        prompt = raw.get("waiter_event")
+        if prompt is None or waiter.resolved is not None:
+            continue
+        for index, raw_event in enumerate(raw_stream):
+            if index not in taken and raw_event == prompt:
+                taken.add(index)
+                waiter.waiter_event = state.stream[index]
+                break
+
+
+def _to_state(snapshot: Snapshot) -> RunState:
+    # read_snapshot and check_consistency checked the snapshot: it only needs copying.
     state = RunState(run_id=snapshot.run_id, store=snapshot.store)
-    seen: set[int] = set()
-    for index, delivery in enumerate(snapshot.queued):
-        check(delivery, f"$.queued[{index}]")
-        state.queue_of(delivery.step).append(delivery)
-        seen.add(delivery.id)
-    for index, delivery in enumerate(snapshot.in_progress):
-        check(delivery, f"$.in_progress[{index}]")
-        if delivery.id in seen:
-            raise ContextSerdeError(
-                f"Delivery id {delivery.id} is both queued and in progress; the snapshot is "
-                "corrupt.",
-                path=f"$.in_progress[{index}]",
-            )
+    for delivery in snapshot.queued:
+        state.queue_of(delivery.step)[delivery.id] = delivery
+    for delivery in snapshot.in_progress:
         state.in_progress[delivery.id] = delivery
-        seen.add(delivery.id)
     for key, buffer in snapshot.collected.items():
-        for index, delivery in enumerate(buffer):
-            check(delivery, f"$.collected.{key}[{index}]")
         state.collected[key] = {delivery.id: delivery for delivery in buffer}
-    for index, waiter in enumerate(snapshot.waiters):
-        if waiter.step not in steps:
-            raise ContextSerdeError(
-                f"The snapshot has a waiter of step {waiter.step!r}, which the workflow does not "
-                "have.",
-                path=f"$.waiters[{index}]",
-            )
+    for waiter in snapshot.waiters:
         state.waiters[waiter.key] = waiter
     state.stream = deque(snapshot.stream)
+    state.counters = snapshot.statistics
     state.next_id = snapshot.next_id
     state.elapsed = snapshot.elapsed
     state.started = snapshot.started

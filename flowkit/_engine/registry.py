@@ -49,15 +49,21 @@ class UnregisteredClassError(UnstorableValueError):
     def __init__(self, value_type: type) -> None:
         super().__init__(value_type)
         name = value_type.__qualname__
-        self.args = (
+        self.reason = (
             f"Event class {name} is not known to the workflow: only the event classes its "
             f"steps accept or return, and those registered, can be stored. Name {name} in a "
-            f"step signature, or register it with workflow.serializer.register_type({name})",
+            f"step signature, or register it with workflow.serializer.register_type({name})"
         )
+        self.args = (self.reason,)
 
 
 class UnknownTagError(ContextSerdeError):
-    """A snapshot names a class the workflow's registry does not hold."""
+    """A snapshot names a class the workflow's registry does not hold.
+
+    Attributes:
+        tag: The tag the snapshot gives.
+        kind: ``"event"`` or ``"value"``.
+    """
 
     def __init__(self, tag: object, kind: str) -> None:
         self.tag = tag
@@ -73,7 +79,7 @@ class UnknownTagError(ContextSerdeError):
                 "Values of other classes are restored only if registered; call "
                 f"serializer.register_type({tag}) on the workflow's serializer."
             )
-        super().__init__(f"Unknown {kind} tag {tag!r}. {advice}")
+        super().__init__(f"Unknown {kind} tag {tag!r}", advice=advice)
 
 
 @attrs.frozen

@@ -6,12 +6,12 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timezone
 
 import anyio
+import anyio.lowlevel
 import attrs
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..errors import (
     WorkflowCancelledByUser,
@@ -23,6 +23,7 @@ from ..events import (
     Event,
     InputRequiredEvent,
     InternalDispatchEvent,
+    StepFailedEvent,
     StopEvent,
     UnhandledEvent,
     WorkflowCancelledEvent,
@@ -32,51 +33,12 @@ from ..events import (
 )
 from . import worker
 from .graph import StepGraph
-from .signature import StepConfig
+from .ledger import Ledger
+from .slots import RunSlots
 from .state import Delivery, RunState
 from .stream import EventStream
 from .waiters import Waiters
-
-if TYPE_CHECKING:
-    from ..retry_policy import RetryPolicy
-
-
-@attrs.define(eq=False)
-class StepRuntime:
-    """One step inside one run: its queue's memory object stream and its worker counts."""
-
-    name: str
-    config: StepConfig
-    call: Callable[[Event], Any]
-    send: MemoryObjectSendStream[Delivery] | None = None
-    receive: MemoryObjectReceiveStream[Delivery] | None = None
-    alive: int = 0
-    num_workers: int = attrs.field(init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self.num_workers = self.config.num_workers
-
-    def feed(self, delivery: Delivery) -> None:
-        """Put ``delivery`` on the step's stream, opening it on first use."""
-        if self.send is None:
-            self.send, self.receive = anyio.create_memory_object_stream[Delivery](math.inf)
-        self.send.send_nowait(delivery)
-
-    def close(self) -> None:
-        """Close the step's stream; the run has ended."""
-        if self.send is not None and self.receive is not None:
-            self.send.close()
-            self.receive.close()
-
-    def __del__(self) -> None:
-        # A run whose task never started (its event loop closed first) never closes
-        # its streams itself: do it here so that nothing warns at collection.
-        self.close()
-
-    @property
-    def retry_policy(self) -> RetryPolicy | None:
-        """The step's retry policy, if any."""
-        return self.config.retry_policy
+from .worker import Execution, StepCall, StepRuntime, current_execution
 
 
 @attrs.define(eq=False)
@@ -87,55 +49,69 @@ class Outcome:
     error: BaseException | None = None
 
 
+@attrs.frozen
+class RunSettings:
+    """How a workflow instance runs: its timeout, output and limits."""
+
+    timeout: float | None
+    verbose: bool
+    stream_high_water: int
+    slots: RunSlots | None
+
+
 class Run:
-    """One run of a workflow: the task group, the routing of events, and how it ends."""
+    """One run of a workflow: the task group, the routing of events, and how it ends.
+
+    It reads and changes the run's state only through its ``ledger``; it implements
+    ``worker.StepHost`` for the step executions it starts.
+    """
 
     def __init__(
         self,
         graph: StepGraph,
-        calls: Mapping[str, Callable[[Event], Any]],
+        calls: Mapping[str, StepCall],
         state: RunState,
-        *,
-        timeout: float | None,
-        verbose: bool,
-        stream_high_water: int,
+        settings: RunSettings,
         catch_error: Callable[[str], str | None],
     ) -> None:
         self.graph = graph
         self.state = state
-        self.timeout = timeout
-        self.verbose = verbose
+        self.timeout = settings.timeout
+        self.verbose = settings.verbose
+        self._slots = settings.slots
         if state.stream:  # a cancelled run's terminal event is not part of its resumption
             state.stream = deque(e for e in state.stream if not isinstance(e, StopEvent))
+        self.ledger = Ledger(state)
         self.done = anyio.Event()
         # anyio.Event() looks the backend up on every call; its class is the backend's
         # own, which builds events directly. Events are made on every wake-up.
         self.new_event: type[anyio.Event] = type(self.done)
-        self.stream = EventStream(state.stream, stream_high_water, self.new_event)
-        self.waiters = Waiters(self)
+        self.stream = EventStream(state.stream, settings.stream_high_water, self.new_event)
+        self.waiters = Waiters(self.ledger, self.stream, self.new_event, self.on_idle)
         self.catch_error = catch_error
-        self.steps: dict[str, StepRuntime] = {}
-        for name, config in graph.steps.items():
-            self.steps[name] = StepRuntime(name, config, calls[name])
+        self.steps = {name: StepRuntime(name, c, calls[name]) for name, c in graph.steps.items()}
         # Set while a worker routes what its step returned: that worker may take the
-        # next step itself instead of starting a task for it (see worker.work).
-        self.returning = False
-        self.handoff: StepRuntime | None = None
+        # next step itself instead of starting a task for it (see _work).
+        self._returning = False
+        self._handoff: StepRuntime | None = None
         # The run's own task works too: it waits here for a step whose events have no
         # worker, which costs a wake-up instead of starting a task.
         self._host_job: StepRuntime | None = None
         self._host_wake: anyio.Event | None = None
         self._accepts_outside_input = bool(graph.external_inputs)
-        self.pending = 0
         self.outcome: Outcome | None = None
         self.expose_internal = False
         self.recoveries: dict[str, int] = {}
         self._task_group: TaskGroup | None = None
         self._run_scope: anyio.CancelScope | None = None
         self._last_step: str | None = None
-        self._requeue_in_progress()
         # A run exists from now on: a snapshot taken before its task starts resumes it.
         state.started = True
+
+    @property
+    def ended(self) -> bool:
+        """Whether the run has its outcome."""
+        return self.outcome is not None
 
     # -- routing -------------------------------------------------------------------
 
@@ -168,13 +144,16 @@ class Run:
                     f"Step {step} does not accept event of type {type(event).__name__}. "
                     "Send it without step= to route it by type, or to a step that accepts it."
                 )
+            self.ledger.count_event(event)
             self.deliver(target, event)
             return
         self.route(event)
 
     def route(self, event: Event) -> None:
         """Deliver ``event`` to its waiter, its consumer steps, the stream, or the run's end."""
-        if self.state.waiters and self.waiters.resolve(event):
+        ledger = self.ledger
+        ledger.count_event(event)
+        if self.state.waiters and ledger.resolve(event):
             return
         if isinstance(event, StopEvent):
             self.finish(Outcome(event))
@@ -190,29 +169,29 @@ class Run:
 
     def deliver(self, step: StepRuntime, event: Event) -> None:
         """Queue ``event`` for ``step`` and make sure a worker will take it."""
-        state = self.state
-        delivery = Delivery(state.next_id, step.name, event)
-        state.next_id += 1
-        queue = state.queued.get(step.name)
-        if queue is None:
-            queue = state.queued[step.name] = deque()
-        queue.append(delivery)
-        step.feed(delivery)
-        self.pending += 1
+        self.ledger.add(step.name, event)
         if step.alive < step.num_workers and self._task_group is not None:
             step.alive += 1
-            if self.returning and self.handoff is None:
-                self.handoff = step
+            if self._returning and self._handoff is None:
+                self._handoff = step
             elif self._host_wake is not None and self._host_job is None:
                 self._host_job = step
                 self._host_wake.set()
             else:
-                self.start_worker(step)
+                self._start_worker(step)
 
-    def start_worker(self, step: StepRuntime) -> None:
+    def emit(self, result: Event) -> None:
+        """Route the event a step returned (``worker.StepHost``)."""
+        self._returning = True
+        try:
+            self.route(result)
+        finally:
+            self._returning = False
+
+    def _start_worker(self, step: StepRuntime) -> None:
         """Start a task that works on ``step``'s deliveries (``step.alive`` counts it already)."""
         assert self._task_group is not None
-        self._task_group.start_soon(worker.work, self, step, name=f"flowkit step {step.name}")
+        self._task_group.start_soon(self._work, step, name=f"flowkit step {step.name}")
 
     def _unhandled(self, event: Event) -> None:
         if self.expose_internal:
@@ -220,7 +199,7 @@ class Run:
                 UnhandledEvent(
                     event_type=type(event).__name__,
                     qualified_name=f"{type(event).__module__}.{type(event).__qualname__}",
-                    idle=self.pending == 0,
+                    idle=self.ledger.pending == 0,
                 )
             )
 
@@ -229,32 +208,47 @@ class Run:
         if self.expose_internal:
             self.stream.write(event)
 
-    def _requeue_in_progress(self) -> None:
-        """Queue again the deliveries a restored snapshot had in progress (at-least-once)."""
-        state = self.state
-        for delivery in sorted(state.in_progress.values(), key=lambda d: d.id, reverse=True):
-            state.queue_of(delivery.step).appendleft(delivery)
-        state.in_progress.clear()
-        for name, queue in state.queued.items():
-            step = self.steps[name]
-            for delivery in queue:
-                step.feed(delivery)
-            self.pending += len(queue)
+    # -- step executions (worker.StepHost) -------------------------------------------
+
+    def step_done(self, delivery: Delivery) -> None:
+        """The execution of ``delivery`` ended; act if the run became idle."""
+        self._last_step = delivery.step
+        if self.ledger.complete(delivery):
+            self.on_idle()
+
+    def retrying(self, step: str) -> None:
+        """Count the call of a retried step."""
+        self.ledger.count_retry(step)
+
+    def give_up(
+        self, step: StepRuntime, delivery: Delivery, exc: Exception, elapsed: float
+    ) -> None:
+        """The step failed for good: hand it to a @catch_error handler, or end the run."""
+        handler = self.catch_error(step.name)
+        recoveries = self.recoveries.get(step.name, 0)
+        limit = self.steps[handler].config.catch_error_max_recoveries if handler else 0
+        if handler is not None and recoveries < limit:
+            self.recoveries[step.name] = recoveries + 1
+            failed = StepFailedEvent(
+                step_name=step.name,
+                input_event=delivery.event,
+                exception=exc,
+                attempts=delivery.attempts,
+                elapsed_seconds=elapsed,
+                failed_at=datetime.now(timezone.utc),
+            )
+            self.deliver(self.steps[handler], failed)
+            self.step_done(delivery)
+            return
+        self.fail(step.name, exc, delivery.attempts, elapsed)
 
     # -- idleness ------------------------------------------------------------------
-
-    def step_done(self, step: StepRuntime) -> None:
-        """Count one delivery of ``step`` as finished; act if the run became idle."""
-        self._last_step = step.name
-        self.pending -= 1
-        if self.pending == 0:
-            self.on_idle()
 
     def on_idle(self) -> None:
         """Nothing is queued or running: end the run if it can never go on."""
         if self.outcome is not None:
             return
-        if self._accepts_outside_input or self.waiters.any_open():
+        if self._accepts_outside_input or self.ledger.any_open_waiter():
             if self.expose_internal:
                 self.write_internal(WorkflowIdleEvent())
             return
@@ -275,6 +269,7 @@ class Run:
         if self.outcome is not None:
             return
         self.outcome = outcome
+        self.ledger.end()
         if not isinstance(outcome.error, WorkflowCancelledByUser):
             self.state.finished = True
         self.stream.write(outcome.event)
@@ -286,6 +281,10 @@ class Run:
         self, step: str, error: BaseException, attempts: int | None, elapsed: float | None
     ) -> None:
         """End the run because ``step`` failed for good with ``error``."""
+        if self.outcome is not None:
+            return
+        if step:
+            self.state.counters.failed_step = step
         event = WorkflowFailedEvent(
             step_name=step,
             exception=error if isinstance(error, Exception) else WorkflowRuntimeError(repr(error)),
@@ -306,7 +305,6 @@ class Run:
         if self._run_scope is not None:
             self._run_scope.cancel()
         elif self.state.running_since is None:  # not started: nothing will set done
-            self._close_streams()
             self.done.set()
 
     def _end_cancelled(self) -> None:
@@ -315,57 +313,51 @@ class Run:
         )
         self.finish(Outcome(WorkflowCancelledEvent(), error))
 
-    def _close_streams(self) -> None:
-        for step in self.steps.values():
-            step.close()
-
     def active_steps(self) -> list[str]:
         """The names of the steps with a delivery in progress, sorted."""
-        return sorted({d.step for d in self.state.in_progress.values()})
+        return self.ledger.active_steps()
 
     # -- the task group ------------------------------------------------------------
 
     async def execute(self) -> None:
-        """Run until a StopEvent, a failure, the timeout or cancellation.
+        """Wait for a run slot, then run until a StopEvent, a failure, the timeout or cancel.
 
         Never raises, except the cancellation of a scope around the run (the task
         group that owns it, or the event loop shutting down), which it re-raises
-        after ending the run as cancelled.
+        after ending the run as cancelled. Whatever else escapes (a bug in flowkit)
+        ends the run as failed: nothing reaches the event loop.
         """
         if self.outcome is not None:  # cancelled, or stopped, before it started
             self.done.set()
             return
         state = self.state
-        state.running_since = time.monotonic()
-        remaining = math.inf if self.timeout is None else self.timeout - state.elapsed
         timed_out = False
         try:
             with anyio.CancelScope() as run_scope:
                 self._run_scope = run_scope
-                with anyio.move_on_after(remaining) as timer:
-                    async with anyio.create_task_group() as task_group:
-                        self._task_group = task_group
-                        self._start_workers()
-                        if self.outcome is None:
-                            await self._host()
-                timed_out = timer.cancelled_caught
+                if self._slots is not None:
+                    await self._slots.acquire()
+                try:
+                    timed_out = await self._execute_steps()
+                finally:
+                    if self._slots is not None:
+                        self._slots.release()
         except anyio.get_cancelled_exc_class():
-            self._task_group = None
             self._end_cancelled()  # a no-op if the run had ended already
             raise
-        except Exception as exc:  # a bug in flowkit: never leave the handler waiting
-            self._task_group = None
+        except BaseException as exc:  # a bug in flowkit: never leave the handler waiting
             error = WorkflowRuntimeError(
                 f"Internal error in flowkit, please file a bug report: {exc!r}"
             )
             error.__cause__ = exc
             self.fail("", error, None, None)
         finally:
-            state.elapsed = state.elapsed_now(time.monotonic())
-            state.running_since = None
+            if state.running_since is not None:
+                state.elapsed = state.elapsed_now(time.monotonic())
+                state.running_since = None
             self._task_group = None
             self._run_scope = None
-            self._close_streams()
+            self.ledger.close()
             if self.outcome is None:
                 if timed_out:
                     assert self.timeout is not None
@@ -380,6 +372,20 @@ class Run:
                     self._end_cancelled()
             self.done.set()
 
+    async def _execute_steps(self) -> bool:
+        """Run the steps in a task group until the run ends; True if it timed out."""
+        state = self.state
+        state.running_since = time.monotonic()
+        remaining = math.inf if self.timeout is None else self.timeout - state.elapsed
+        self.ledger.open()
+        with anyio.move_on_after(remaining) as timer:
+            async with anyio.create_task_group() as task_group:
+                self._task_group = task_group
+                self._start_workers()
+                if self.outcome is None:
+                    await self._host()
+        return timer.cancelled_caught
+
     async def _host(self) -> None:
         """Work on the steps handed to the run's own task, until the run is cancelled."""
         while True:
@@ -390,17 +396,66 @@ class Run:
                 continue
             self._host_wake = None
             self._host_job = None
-            await worker.work(self, step)
+            await self._work(step)
 
     def _start_workers(self) -> None:
-        assert self._task_group is not None
-        for step in self.steps.values():
-            wanted = min(len(self.state.queued.get(step.name, ())), step.num_workers)
-            for _ in range(wanted - step.alive):
+        for name, count in list(self.ledger.steps_with_work()):
+            step = self.steps[name]
+            for _ in range(min(count, step.num_workers) - step.alive):
                 step.alive += 1
                 if self._host_job is None:
                     self._host_job = step
                 else:
-                    self.start_worker(step)
-        if self.pending == 0:
+                    self._start_worker(step)
+        if self.ledger.pending == 0:
             self.on_idle()
+
+    async def _work(self, step: StepRuntime) -> None:
+        """Work on ``step``'s deliveries until none is queued, then on a handed-off step.
+
+        A worker exits when its step has nothing queued, so an idle run holds no worker
+        task. When the step it just ran returned an event for a step that needs a
+        worker, it becomes that worker instead of starting a task: a chain of steps runs
+        in one task, with a checkpoint between steps so that other tasks and
+        cancellation get in.
+        """
+        ledger = self.ledger
+        stream = self.stream
+        first = True
+        execution: Execution | None = None
+        token = None
+        try:
+            while True:
+                if not ledger.queued(step.name):
+                    step.alive -= 1
+                    return
+                if not first:
+                    # Between two steps in one task: let the reader and other tasks in.
+                    # (Nothing is taken yet, so a snapshot or a cancellation loses nothing.)
+                    if stream.must_wait():
+                        await stream.wait_for_reader()
+                    await anyio.lowlevel.checkpoint()
+                first = False
+                delivery = None if self.outcome is not None else ledger.take(step.name)
+                if delivery is None:  # ended meanwhile, or another worker took the last one
+                    step.alive -= 1
+                    return
+                if execution is None:
+                    execution = Execution(delivery, time.monotonic())
+                    token = current_execution.set(execution)
+                else:
+                    execution.begin(delivery)
+                await worker.execute(self, step, delivery, execution)
+                handoff = self._handoff
+                if handoff is not None:
+                    self._handoff = None
+                    if handoff is step:  # a step that feeds itself: this worker goes on with it
+                        step.alive -= 1
+                    elif ledger.queued(step.name):
+                        self._start_worker(handoff)  # this step has more to do: keep on it
+                    else:
+                        step.alive -= 1
+                        step = handoff
+        finally:
+            if token is not None:
+                current_execution.reset(token)

@@ -1,18 +1,25 @@
 """Snapshots: RunState to plain JSON-safe dicts and back, with a converter bound to a registry.
 
-The format (version 1), one bullet per hook or field:
+The format (version 2), one bullet per hook or field:
 
 - the top level is a ``Snapshot``: ``format`` ("flowkit.context"), ``version``,
   ``workflow`` (the workflow's name), ``run_id``, ``is_running``, ``started``,
   ``finished``, ``elapsed`` (seconds of the timeout already used), ``next_id``
   (the next delivery id), ``store``, ``queued``, ``in_progress``, ``collected``,
-  ``waiters`` and ``stream``; unknown keys are refused;
+  ``waiters``, ``stream`` and ``statistics`` (optional: ``{"step_runs": {step: n},
+  "events": {class name: n}, "failed_step": str | None}``, zeros when absent);
+  unknown keys are refused;
 - a delivery is ``{"id", "step", "event", "attempts", "claimed_by"}``; ``queued``
   keeps each step's order, ``in_progress`` deliveries are queued again first on
   resume (at-least-once);
-- an event is a tagged union: ``{"type": tag, ...fields, "_data": {...extra fields}}``,
+- an event is a tagged union: ``{"$type": tag, ...fields, "_data": {...extra fields}}``,
   tags from the workflow's Registry only (step signatures, built-in events, classes
-  registered on the serializer); an event of another class cannot be frozen;
+  registered on the serializer); an event of another class cannot be frozen. No
+  field can be named ``$type`` (it is not an identifier), so every field round-trips;
+  version 1 put the tag under ``"type"`` and is read with that key (see ``restore.py``);
+- ``bool``, ``int``, ``float`` and ``str`` are read strictly: no coercion between
+  them (an ``int`` is accepted where a ``float`` is declared); a subclass such as an
+  ``IntEnum`` is built from data of its base type;
 - a field typed ``Any`` (the store, ``StopEvent.result``, extra fields, waiter
   requirements) holds ValueCodec data (see ``values.py``);
 - an exception is ``{"type": "module.QualName", "message": str}`` and comes back as
@@ -20,13 +27,18 @@ The format (version 1), one bullet per hook or field:
 - a waiter's ``event_type`` is the event tag;
 - fields typed ``datetime``, ``date``, ``time`` (ISO 8601 strings), ``timedelta``
   (seconds), ``UUID``, ``Decimal`` (strings) and ``bytes`` (base64) are stored as such.
+
+What the structure cannot say (every waiter and buffered event refers to a delivery
+that exists, ids are unique, ...) is checked on the ``Snapshot`` by ``consistency.py``.
 """
 
 from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any, Union, get_origin
 
@@ -38,7 +50,7 @@ from .. import errors as flowkit_errors
 from ..errors import ContextSerdeError
 from ..events import Event, UnreconstructedException
 from .registry import Registry
-from .state import Delivery, Waiter
+from .state import Delivery, RunCounters, Waiter
 from .values import (
     DECODERS,
     ENCODERS,
@@ -48,8 +60,23 @@ from .values import (
 )
 
 FORMAT = "flowkit.context"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAX_EVENTS = 5_000_000
+EVENT_TAG = "$type"
+# The key of the event tag in each readable version.
+EVENT_TAGS = {1: "type", 2: EVENT_TAG}
+_reading_tag: ContextVar[str] = ContextVar("flowkit_snapshot_event_tag", default=EVENT_TAG)
+
+
+@contextmanager
+def reading_version(version: int) -> Iterator[None]:
+    """Structure events in the form ``version`` wrote them while inside this block."""
+    token = _reading_tag.set(EVENT_TAGS[version])
+    try:
+        yield
+    finally:
+        _reading_tag.reset(token)
 
 
 @attrs.define
@@ -71,6 +98,7 @@ class Snapshot:
     collected: dict[str, list[Delivery]]
     waiters: list[Waiter]
     stream: list[Event]
+    statistics: RunCounters = attrs.Factory(RunCounters)
 
 
 def _unstructure_exception(exc: Exception) -> dict[str, str]:
@@ -81,9 +109,13 @@ def _unstructure_exception(exc: Exception) -> dict[str, str]:
 
 
 def _structure_exception(data: Any, _: Any) -> Exception:
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        raise ContextSerdeError("An exception must be {'type': str, 'message': str}.")
-    name, message = data["type"], str(data.get("message", ""))
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("type"), str)
+        or not isinstance(data.get("message", ""), str)
+    ):
+        raise ContextSerdeError("An exception must be {'type': str, 'message': str}")
+    name, message = data["type"], data.get("message", "")
     module, _sep, attr = name.rpartition(".")
     # Only two namespaces are looked in; a name from the data is never imported.
     klass: Any = None
@@ -109,6 +141,44 @@ def _typed_decoder(name: str, decode: Callable[[Any], Any]) -> Callable[[Any, An
     return structure
 
 
+def json_type(value: Any) -> str:
+    """The JSON name of ``value``'s type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _strict(kind: type, accepted: tuple[type, ...], name: str) -> Callable[[Any, Any], Any]:
+    """A structure hook taking only values whose type is in ``accepted``; no coercion."""
+
+    def structure(value: Any, cl: Any) -> Any:
+        if type(value) in accepted:
+            # An IntEnum, a str subclass, ...: built from its base type's data.
+            return value if cl is kind and type(value) is kind else cl(value)
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ContextSerdeError(f"Expected {name}, found {json_type(value)} {shown}")
+
+    return structure
+
+
+STRICT_TYPES: tuple[tuple[type, tuple[type, ...], str], ...] = (
+    (bool, (bool,), "a boolean (true or false)"),
+    (int, (int,), "an integer"),
+    (float, (float, int), "a number"),
+    (str, (str,), "a string"),
+)
+
+
 def configure_converter(
     converter: cattrs.Converter,
     registry: Registry,
@@ -117,6 +187,8 @@ def configure_converter(
 ) -> None:
     """Teach ``converter`` flowkit's snapshot format for the classes in ``registry``."""
     codec = ValueCodec(converter, registry, encode_unknown, decode_unknown)
+    for kind, accepted, name in STRICT_TYPES:
+        converter.register_structure_hook(kind, _strict(kind, accepted, name))
     for klass, (name, encode) in ENCODERS.items():
         decode = DECODERS[name]
         converter.register_unstructure_hook(klass, encode)
@@ -139,8 +211,13 @@ def configure_converter(
 
     def structure_event(data: Any, _: Any) -> Event:
         if not isinstance(data, dict):
-            raise ContextSerdeError(f"An event must be a dict, found {type(data).__name__}.")
-        registry.event_class(data.get("type"))  # unknown tags fail here, not as a KeyError
+            raise ContextSerdeError(f"An event must be an object, found {json_type(data)}")
+        key = _reading_tag.get()
+        if key != EVENT_TAG:  # an older version's snapshot: its tag under its own key
+            if EVENT_TAG in data:
+                raise ContextSerdeError(f"Unexpected key {EVENT_TAG!r} in a version 1 event")
+            data = {EVENT_TAG: data.get(key), **{k: v for k, v in data.items() if k != key}}
+        registry.event_class(data.get(EVENT_TAG))  # unknown tags fail here, not as a KeyError
         event: Event = union_hooks["structure"](data, union)
         return event
 
@@ -151,7 +228,7 @@ def configure_converter(
         lambda t: t == type[Event], lambda tag, _: registry.event_class(tag)
     )
     configure_tagged_union(
-        union, converter, tag_name="type", tag_generator=registry.tags.__getitem__
+        union, converter, tag_name=EVENT_TAG, tag_generator=registry.tags.__getitem__
     )
     union_hooks["structure"] = converter.get_structure_hook(union)
     union_hooks["unstructure"] = converter.get_unstructure_hook(union)

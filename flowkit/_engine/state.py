@@ -1,10 +1,11 @@
 """RunState: everything a run is, and so everything a snapshot holds.
 
 Each event routed to a step becomes a ``Delivery`` with a run-unique id. At every
-await point a delivery is in exactly one place: queued for its step, in progress in
-a worker, buffered by ``collect_events``, or gone (consumed). The engine moves a
-delivery between places only in synchronous code, so a snapshot taken between two
-awaits is always consistent.
+await point a delivery is in exactly one place: queued for its step (keyed by id, in
+routing order), in progress in a worker, buffered by ``collect_events``, or gone
+(consumed). The run's ``Ledger`` (``ledger.py``) is the only code that moves a
+delivery, always in synchronous code, so a snapshot taken between two awaits is
+always consistent.
 """
 
 from __future__ import annotations
@@ -60,12 +61,26 @@ _MISSING = object()
 
 
 @attrs.define(eq=False)
+class RunCounters:
+    """Cheap counters of a run, kept in its snapshots (``Context.statistics()`` reads them).
+
+    ``step_runs`` counts step calls (each retry once) by step name, ``events`` the events
+    that entered the run by class name, and ``failed_step`` names the step whose error
+    ended the run.
+    """
+
+    step_runs: dict[str, int] = attrs.Factory(dict)
+    events: dict[str, int] = attrs.Factory(dict)
+    failed_step: str | None = None
+
+
+@attrs.define(eq=False)
 class RunState:
     """The whole state of one run: the store, the deliveries, the waiters and the stream."""
 
     run_id: str
     store: Any
-    queued: dict[str, deque[Delivery]] = attrs.Factory(dict)
+    queued: dict[str, dict[int, Delivery]] = attrs.Factory(dict)
     in_progress: dict[int, Delivery] = attrs.Factory(dict)
     collected: dict[str, dict[int, Delivery]] = attrs.Factory(dict)
     waiters: dict[str, Waiter] = attrs.Factory(dict)
@@ -74,6 +89,7 @@ class RunState:
     elapsed: float = 0.0
     started: bool = False
     finished: bool = False
+    counters: RunCounters = attrs.Factory(RunCounters)
     # time.monotonic() when the current execution began; not part of a snapshot.
     running_since: float | None = None
 
@@ -83,21 +99,9 @@ class RunState:
             return self.elapsed
         return self.elapsed + now - self.running_since
 
-    def queue_of(self, step: str) -> deque[Delivery]:
-        """The queue of ``step``, created on first use."""
+    def queue_of(self, step: str) -> dict[int, Delivery]:
+        """The queue of ``step`` (deliveries by id, oldest first), created on first use."""
         queue = self.queued.get(step)
         if queue is None:
-            queue = self.queued[step] = deque()
+            queue = self.queued[step] = {}
         return queue
-
-    def take(self, delivery: Delivery) -> None:
-        """Move ``delivery`` from its step's queue to in progress."""
-        queue = self.queued[delivery.step]
-        if queue[0] is delivery:
-            queue.popleft()
-        else:  # several workers woke in another order than they were handed deliveries
-            for index, queued in enumerate(queue):
-                if queued is delivery:
-                    del queue[index]
-                    break
-        self.in_progress[delivery.id] = delivery

@@ -21,9 +21,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._pydantic import is_model_class
 from ..errors import ContextSerdeError
@@ -33,7 +33,21 @@ from .models import dump_model, load_model
 if TYPE_CHECKING:
     import cattrs
 
-    from .registry import Registry
+
+class Registry(Protocol):
+    """What values need of ``registry.Registry`` (which imports this module)."""
+
+    @property
+    def values(self) -> Mapping[str, type]:
+        """The registered value classes by tag."""
+
+    @property
+    def tags(self) -> Mapping[type, str]:
+        """The tag of each registered class."""
+
+    def value_class(self, tag: object) -> type:
+        """The value class of ``tag``."""
+
 
 _NATIVE = (str, int, float, bool, type(None))
 TAG = "$type"
@@ -80,8 +94,8 @@ def refuse_structure(value_type: Any) -> Callable[[Any, Any], Any]:
 
     def refuse(value: Any, _: Any) -> Any:
         raise ContextSerdeError(
-            f"Cannot restore a value of type {value_type!r}: it has no structure hook. "
-            "Register one on serializer.converter."
+            f"Cannot restore a value of type {value_type!r}: it has no structure hook",
+            advice="Register one on serializer.converter.",
         )
 
     return refuse

@@ -1,22 +1,77 @@
-"""One step worker: take a delivery from the step's stream, call the step, route its result."""
+"""One step execution: call the step on one delivery, retry it, and hand back what it returned.
+
+The worker knows its run only through ``StepHost``, the few calls a step execution
+makes on the run (``run.py`` implements it), so it imports nothing of ``run.py``.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, TypeAlias
 
 import anyio
-import anyio.lowlevel
 import attrs
 
 from ..errors import WorkflowRuntimeError
-from ..events import Event, StepFailedEvent, StepState, StepStateChanged
+from ..events import Event, InternalDispatchEvent, StepState, StepStateChanged
+from ..retry_policy import RetryPolicy
+from .signature import StepConfig
 from .state import Delivery
 
-if TYPE_CHECKING:
-    from .run import Run, StepRuntime
+StepCall: TypeAlias = Callable[[Event], Awaitable[Any]]
+"""A step bound to its workflow instance and context: called with the event only."""
+
+
+@attrs.define(eq=False)
+class StepRuntime:
+    """One step inside one run: its bound call and how many worker tasks it has."""
+
+    name: str
+    config: StepConfig
+    call: StepCall
+    alive: int = 0
+    num_workers: int = attrs.field(init=False)
+    retry_policy: RetryPolicy | None = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.num_workers = self.config.num_workers
+        self.retry_policy = self.config.retry_policy
+
+
+class StepHost(Protocol):
+    """What a step execution needs from its run."""
+
+    verbose: bool
+    expose_internal: bool
+
+    @property
+    def ended(self) -> bool:
+        """Whether the run has an outcome already."""
+
+    def write_internal(self, event: InternalDispatchEvent) -> None:
+        """Stream an internal event if a reader asked for them."""
+
+    def emit(self, result: Event) -> None:
+        """Route the event a step returned."""
+
+    def give_up(
+        self, step: StepRuntime, delivery: Delivery, exc: Exception, elapsed: float
+    ) -> None:
+        """The step failed for good with an Exception: recover with @catch_error, or fail."""
+
+    def fail(
+        self, step: str, error: BaseException, attempts: int | None, elapsed: float | None
+    ) -> None:
+        """End the run because ``step`` raised ``error``."""
+
+    def step_done(self, delivery: Delivery) -> None:
+        """The execution of ``delivery`` ended; its result, if any, is routed."""
+
+    def retrying(self, step: str) -> None:
+        """``step`` is called again for the delivery it failed on."""
 
 
 @attrs.define(eq=False)
@@ -27,7 +82,6 @@ class Execution:
     set once per task, not once per step).
     """
 
-    run: Run
     delivery: Delivery
     first_attempt_at: float
     waits: int = 0
@@ -46,87 +100,41 @@ class Execution:
 current_execution: ContextVar[Execution | None] = ContextVar("flowkit_execution", default=None)
 
 
-async def work(run: Run, step: StepRuntime) -> None:
-    """Work on ``step``'s deliveries until its stream is empty, then on a handed-off step.
+async def execute(
+    host: StepHost, step: StepRuntime, delivery: Delivery, execution: Execution
+) -> None:
+    """Run one delivery through ``step``, retrying as its policy says, and route the result.
 
-    A worker exits when its step has nothing queued, so an idle run holds no worker
-    task. When the step it just ran returned an event for a step that needs a worker,
-    it becomes that worker instead of starting a task: a chain of steps runs in one
-    task, with a checkpoint between steps so that other tasks and cancellation get in.
+    An Exception is the step's failure (retried, then handed to @catch_error or ending
+    the run); any other BaseException but cancellation ends the run as a failure at once.
     """
-    stream = run.stream
-    queued = run.state.queued
-    first = True
-    execution: Execution | None = None
-    token = None
     try:
-        while True:
-            receive = step.receive
-            assert receive is not None
-            if not queued.get(step.name):  # the RunState mirrors the stream: nothing to take
-                step.alive -= 1
-                return
+        if host.verbose or host.expose_internal or step.retry_policy is not None:
+            result = await _call_with_retries(host, step, delivery, execution)
+        else:  # the common case, without the retry loop's bookkeeping
+            delivery.attempts += 1
             try:
-                delivery = receive.receive_nowait()
-            except anyio.WouldBlock:  # another worker holds the last one, before its take()
-                step.alive -= 1
+                result = await step.call(delivery.event)
+                if result is not None and not isinstance(result, Event):
+                    raise _not_an_event(step, result)
+            except Exception as exc:
+                elapsed = time.monotonic() - execution.first_attempt_at
+                host.give_up(step, delivery, exc, elapsed)
                 return
-            if not first:
-                # Between two steps in one task: let the reader and other tasks in. (The
-                # delivery is still queued in the RunState until take(), so a snapshot or a
-                # cancellation here loses nothing.)
-                if stream.must_wait():
-                    await stream.wait_for_reader()
-                await anyio.lowlevel.checkpoint()
-            first = False
-            if run.outcome is not None:  # ended (cancelled, say) while this task was not looking
-                step.alive -= 1
-                return
-            run.state.take(delivery)
-            if execution is None:
-                execution = Execution(run, delivery, time.monotonic())
-                token = current_execution.set(execution)
-            else:
-                execution.begin(delivery)
-            await execute(run, step, delivery, execution)
-            handoff = run.handoff
-            if handoff is not None:
-                run.handoff = None
-                if handoff is step:  # a step that feeds itself: this worker goes on with it
-                    step.alive -= 1
-                elif queued.get(step.name):
-                    run.start_worker(handoff)  # this step has more to do: keep working on it
-                else:
-                    step.alive -= 1
-                    step = handoff
-
-    finally:
-        if token is not None:
-            current_execution.reset(token)
-
-
-async def execute(run: Run, step: StepRuntime, delivery: Delivery, execution: Execution) -> None:
-    """Run one delivery through ``step``, retrying as its policy says, and route the result."""
-    if run.verbose or run.expose_internal or step.retry_policy is not None:
-        result = await _call_with_retries(run, step, delivery, execution)
-    else:  # the common case, without the retry loop's bookkeeping
-        delivery.attempts += 1
-        try:
-            result = await step.call(delivery.event)
-            if result is not None and not isinstance(result, Event):
-                raise _not_an_event(step, result)
-        except Exception as exc:
-            _give_up(run, step, delivery, exc, time.monotonic() - execution.first_attempt_at)
-            return
-    if isinstance(result, _Failed) or run.outcome is not None:
+    except anyio.get_cancelled_exc_class():
+        raise
+    except BaseException as exc:  # not an error to retry or recover from: the run fails
+        host.fail(step.name, exc, delivery.attempts, time.monotonic() - execution.first_attempt_at)
+        return
+    if isinstance(result, _Failed) or host.ended:
         # Failed, or the run ended while the step ran: its result changes nothing, and a
         # cancelled run keeps the delivery in progress to run it again on resume.
         return
-    if run.verbose:
+    if host.verbose:
         produced = type(result).__name__ if result is not None else "None"
         print(f"Step {step.name} produced event {produced}")
-    if run.expose_internal:  # before routing: a StopEvent closes the stream
-        run.write_internal(
+    if host.expose_internal:  # before routing: a StopEvent closes the stream
+        host.write_internal(
             StepStateChanged(
                 name=step.name,
                 step_state=StepState.NOT_RUNNING,
@@ -136,15 +144,8 @@ async def execute(run: Run, step: StepRuntime, delivery: Delivery, execution: Ex
             )
         )
     if result is not None:
-        run.returning = True
-        try:
-            run.route(result)
-        finally:
-            run.returning = False
-    if delivery.claimed_by is not None:
-        run.waiters.release_claims(delivery)
-    del run.state.in_progress[delivery.id]
-    run.step_done(step)
+        host.emit(result)
+    host.step_done(delivery)
 
 
 def _not_an_event(step: StepRuntime, result: object) -> WorkflowRuntimeError:
@@ -162,14 +163,18 @@ _FAILED = _Failed()
 
 
 async def _call_with_retries(
-    run: Run, step: StepRuntime, delivery: Delivery, execution: Execution
+    host: StepHost, step: StepRuntime, delivery: Delivery, execution: Execution
 ) -> Event | _Failed | None:
+    first = True
     while True:
         delivery.attempts += 1
-        if run.verbose:
+        if not first:
+            host.retrying(step.name)
+        first = False
+        if host.verbose:
             print(f"Running step {step.name}")
-        if run.expose_internal:
-            run.write_internal(
+        if host.expose_internal:
+            host.write_internal(
                 StepStateChanged(
                     name=step.name,
                     step_state=StepState.RUNNING,
@@ -189,33 +194,10 @@ async def _call_with_retries(
             if policy is not None and not isinstance(exc, WorkflowRuntimeError):
                 delay = policy.next(elapsed, delivery.attempts, exc)
             if delay is None:
-                _give_up(run, step, delivery, exc, elapsed)
+                host.give_up(step, delivery, exc, elapsed)
                 return _FAILED
             execution.last_error = exc
             execution.last_failed_at = datetime.now(timezone.utc)
-            if run.verbose:
+            if host.verbose:
                 print(f"Step {step.name} failed, retrying in {delay} seconds")
             await anyio.sleep(delay)
-
-
-def _give_up(
-    run: Run, step: StepRuntime, delivery: Delivery, exc: Exception, elapsed: float
-) -> None:
-    """The step failed for good: hand it to a @catch_error handler, or end the run."""
-    handler = run.catch_error(step.name)
-    recoveries = run.recoveries.get(step.name, 0)
-    if handler is not None and recoveries < run.steps[handler].config.catch_error_max_recoveries:
-        run.recoveries[step.name] = recoveries + 1
-        failed = StepFailedEvent(
-            step_name=step.name,
-            input_event=delivery.event,
-            exception=exc,
-            attempts=delivery.attempts,
-            elapsed_seconds=elapsed,
-            failed_at=datetime.now(timezone.utc),
-        )
-        run.deliver(run.steps[handler], failed)
-        del run.state.in_progress[delivery.id]
-        run.step_done(step)
-        return
-    run.fail(step.name, exc, delivery.attempts, elapsed)

@@ -42,10 +42,11 @@ class RetryPolicy(Protocol):
         """Decide whether to retry after a failure, and after how long.
 
         Args:
-            elapsed_time: Seconds since the first failure.
+            elapsed_time: Seconds since the step's first attempt on this event started.
             attempts: Failures so far, 1 after the first failure.
             error: The exception the step just raised.
-            seed: Seed for any randomness, so that a replayed run gets the same delay.
+            seed: Seed for any randomness: the same seed gives the same delay. The engine
+                passes none (a three-argument ``next``, the incumbent's, works too).
 
         Returns:
             Seconds to sleep before the next attempt, or ``None`` to give up.

@@ -51,7 +51,7 @@ class stop_after_attempt(_StopOps):
 
 @attrs.frozen
 class stop_after_delay(_StopOps):
-    """Give up once ``max_delay`` has passed since the first failure.
+    """Give up once ``max_delay`` has passed since the step's first attempt started.
 
     Args:
         max_delay: Seconds, as a float or a timedelta.
@@ -69,7 +69,7 @@ class stop_after_delay(_StopOps):
 
 @attrs.frozen
 class stop_before_delay(_StopOps):
-    """Give up if sleeping the next delay would reach ``max_delay`` since the first failure.
+    """Give up if sleeping the next delay would reach ``max_delay`` since the first attempt.
 
     Args:
         max_delay: Seconds, as a float or a timedelta.

@@ -5,19 +5,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
+from .._engine.blueprint import Blueprint, HasBlueprint
+from .._engine.run import Run
 from .._engine.state import RunState
 from .._engine.worker import current_execution
 from ..errors import ContextStateError
-from ..events import Event
+from ..events import Event, StartEvent
 from ..retry_policy import RetryInfo
+from ..statistics import RunStatistics, WaitingStep
 from .serializers import BaseSerializer
 from .state_store import MODEL_T, DictState, InMemoryStateStore
-
-if TYPE_CHECKING:
-    from .._engine.run import Run
-    from ..workflow import Workflow
 
 __all__ = ["Context"]
 
@@ -39,20 +38,49 @@ class Context(Generic[MODEL_T]):
     # Lets the engine recognise a Context annotation without importing this module.
     _flowkit_context_marker = True
 
-    def __init__(self, workflow: Workflow) -> None:
-        self._workflow = workflow
-        self._state = RunState(run_id=str(uuid.uuid4()), store=workflow._initial_store())
+    def __init__(self, workflow: HasBlueprint) -> None:
+        self._blueprint: Blueprint = workflow._blueprint()
+        self._state = RunState(run_id=str(uuid.uuid4()), store=self._blueprint.initial_store())
         self._run: Run | None = None
         self._store: InMemoryStateStore[MODEL_T] = InMemoryStateStore(self._state)
 
     @classmethod
-    def _restored(cls, workflow: Workflow, state: RunState) -> Context[Any]:
+    def _restored(cls, blueprint: Blueprint, state: RunState) -> Context[Any]:
         ctx: Context[Any] = cls.__new__(cls)
-        ctx._workflow = workflow
+        ctx._blueprint = blueprint
         ctx._state = state
         ctx._run = None
         ctx._store = InMemoryStateStore(state)
         return ctx
+
+    def _begin_run(
+        self, blueprint: Blueprint, start_event: StartEvent | None, kwargs: dict[str, Any]
+    ) -> Run:
+        """Make the run of this context (``workflow.run(ctx=...)``): resumed, or new.
+
+        A context whose run is resumable (restored, or cancelled) resumes it; a
+        finished run's context starts a new run with the same store.
+
+        Raises:
+            ContextStateError: The context's run is still running.
+            WorkflowRuntimeError: The StartEvent cannot be built.
+        """
+        if self._run is not None and not self._run.done.is_set():
+            raise ContextStateError(
+                "This context belongs to a run that is still running. "
+                "Await its handler, or cancel it with handler.cancel_run(), before reusing it."
+            )
+        run_id = kwargs.pop("run_id", None)
+        resume = self.is_running
+        first = None if resume else blueprint.start_event(start_event, kwargs)
+        if not resume and self._state.started:  # a new run, the same store
+            self._state = RunState(run_id=str(uuid.uuid4()), store=self._state.store)
+            self._store = InMemoryStateStore(self._state)
+        if run_id is not None:
+            self._state.run_id = run_id
+        self._blueprint = blueprint
+        self._run = blueprint.create_run(self._state, self, first)
+        return self._run
 
     @property
     def store(self) -> InMemoryStateStore[MODEL_T]:
@@ -175,12 +203,12 @@ class Context(Generic[MODEL_T]):
         Raises:
             ContextSerdeError: A stored value has a type that cannot be made JSON.
         """
-        return self._workflow._freeze(self._state, serializer)
+        return self._blueprint.freeze(self._state, serializer)
 
     @classmethod
     def from_dict(
         cls,
-        workflow: Workflow,
+        workflow: HasBlueprint,
         data: dict[str, Any],
         serializer: BaseSerializer | None = None,
     ) -> Context[Any]:
@@ -194,7 +222,35 @@ class Context(Generic[MODEL_T]):
                 unknown type tag, a missing or wrong-typed field, another workflow's or
                 another version's snapshot. The message says what and where.
         """
-        state = workflow._thaw(data, serializer)
+        blueprint = workflow._blueprint()
+        state = blueprint.thaw(data, serializer)
         if isinstance(state.store, dict) and not isinstance(state.store, DictState):
             state.store = DictState(state.store)
-        return cls._restored(workflow, state)
+        return cls._restored(blueprint, state)
+
+    def statistics(self) -> RunStatistics:
+        """The counters of this context's run: step calls, events, the failed step, waiters.
+
+        Works during the run, after it ended, and on a context restored with
+        :meth:`from_dict` (the counters travel in the snapshot).
+        """
+        state = self._state
+        counters = state.counters
+        run = self._run
+        finished = state.finished if run is None else run.outcome is not None
+        waiting = tuple(
+            WaitingStep(
+                step=w.step,
+                waiting_for=w.event_type.__name__,
+                prompt=type(w.waiter_event).__name__ if w.waiter_event is not None else None,
+            )
+            for w in state.waiters.values()
+            if w.resolved is None
+        )
+        return RunStatistics(
+            step_runs=dict(counters.step_runs),
+            events=dict(counters.events),
+            failed_step=counters.failed_step,
+            waiting=() if state.finished else waiting,
+            finished=finished,
+        )
