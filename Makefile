@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test test-without-pydantic lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,19 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+# The suite in a venv without pydantic (an optional extra): tests named *_pydantic.py are
+# left out there by tests/conftest.py, every other test must pass.
+NOPYDANTIC := .venv-nopydantic
+test-without-pydantic:
+	$(PYTHON) -m venv $(NOPYDANTIC)
+	$(NOPYDANTIC)/bin/pip install --quiet --upgrade pip
+	$(NOPYDANTIC)/bin/pip install --quiet -e '.[trio]' 'pytest>=8.2' 'hypothesis>=6.100'
+	$(NOPYDANTIC)/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('pydantic') is not None)"
+	$(NOPYDANTIC)/bin/python -m pytest -q
+
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(NOPYDANTIC) .pytest_cache .mypy_cache .ruff_cache .hypothesis

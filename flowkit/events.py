@@ -15,8 +15,6 @@ carries the keyword arguments of ``workflow.run(**kwargs)`` that way.
 
 from __future__ import annotations
 
-import copy
-import functools
 import inspect
 from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from datetime import datetime
@@ -24,6 +22,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import attrs
+
+from ._declarations import declare_field, take_private_attributes
+from ._model_methods import ModelMethods
 
 __all__ = [
     "Event",
@@ -44,22 +45,30 @@ __all__ = [
     "WorkflowTimedOutEvent",
 ]
 
-_MUTABLE_DEFAULTS = (list, dict, set)
-
 
 def _make_attrs_class(cls: type[Event]) -> None:
     """Turn ``cls`` into an attrs class in place, keeping Event's own ``__init__``."""
     own_annotations = inspect.get_annotations(cls)
+    private = take_private_attributes(cls, own_annotations)
+    if private:
+        # Private attributes are not data: attrs must not see them as fields.
+        cls.__annotations__ = {k: v for k, v in own_annotations.items() if k not in private}
     for name in own_annotations:
-        default = cls.__dict__.get(name)
-        # A list/dict/set default would be shared by every instance; give each its own.
-        if isinstance(default, _MUTABLE_DEFAULTS):
-            setattr(cls, name, attrs.Factory(functools.partial(copy.copy, default)))
+        if name not in private:
+            declare_field(cls, name)
     attrs.define(cls, slots=False, kw_only=True, init=False, repr=False, eq=True, hash=False)
     fields = attrs.fields(cls)
     # "_data" is accepted too, so that a converter can rebuild the extra fields.
     cls._field_names = frozenset(field.alias for field in fields)
-    cls._init_plan = _InitPlan.build(fields)
+    inherited = {
+        k: v
+        for base in reversed(cls.__mro__[1:])
+        for k, v in vars(base).get("_private_defaults", ())
+    }
+    cls._private_defaults = tuple({**inherited, **private}.items())
+    cls._private_names = frozenset(name for name, _ in cls._private_defaults)
+    # The fast path fills declared fields only; classes with private attributes skip it.
+    cls._init_plan = None if cls._private_defaults else _InitPlan.build(fields)
 
 
 @attrs.frozen
@@ -93,7 +102,7 @@ class _InitPlan:
         return cls(static, tuple(factories), frozenset(required))
 
 
-class Event:
+class Event(ModelMethods):
     """Base class of every workflow event.
 
     Declared fields are attrs fields; extra keyword arguments are kept in a dict and
@@ -111,6 +120,8 @@ class Event:
         __attrs_attrs__: ClassVar[tuple[attrs.Attribute[Any], ...]]
     _field_names: ClassVar[frozenset[str]]
     _init_plan: ClassVar[_InitPlan | None]
+    _private_defaults: ClassVar[tuple[tuple[str, Any], ...]]
+    _private_names: ClassVar[frozenset[str]]
     _data: dict[str, Any] = attrs.field(factory=dict, alias="_data")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -136,13 +147,26 @@ class Event:
         try:
             if params.keys() <= names:
                 self.__attrs_init__(**params)
-                return
-            fields = {k: v for k, v in params.items() if k in names}
-            extras = {k: v for k, v in params.items() if k not in names}
-            self.__attrs_init__(_data=extras, **fields)
+            else:
+                private = self._private_names
+                fields = {k: v for k, v in params.items() if k in names}
+                extras = {k: v for k, v in params.items() if k not in names and k not in private}
+                self.__attrs_init__(_data=extras, **fields)
         except TypeError as exc:
             # attrs names its generated method; users called the class.
             raise TypeError(str(exc).replace(".__attrs_init__()", "()")) from None
+        if self._private_defaults:
+            self._init_private(params)
+
+    def _init_private(self, params: dict[str, Any]) -> None:
+        fill = self.__dict__
+        for name, default in self._private_defaults:
+            if name in params:
+                fill[name] = params[name]
+            elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                fill[name] = default.factory()
+            elif default is not attrs.NOTHING:
+                fill[name] = default
 
     def __attrs_init__(self, **params: Any) -> None:  # replaced by attrs on every subclass
         self._data = params.get("_data", {})
@@ -157,7 +181,7 @@ class Event:
     def __setattr__(self, name: str, value: Any) -> None:
         # Declared fields are attributes; any other name is an extra field, as in the
         # incumbent, so that ``ev.x = 1`` and ``ev["x"]`` agree.
-        if name in self._field_names or name.startswith("__"):
+        if name in self._field_names or name in self._private_names or name.startswith("__"):
             object.__setattr__(self, name, value)
         else:
             self._data[name] = value
@@ -205,13 +229,18 @@ class Event:
         return self._data
 
     def __repr__(self) -> str:
-        parts = [
+        # As llama-index-workflows prints events: declared fields only, no extra fields.
+        return f"{type(self).__name__}({', '.join(self._field_reprs())})"
+
+    def __str__(self) -> str:
+        return " ".join(self._field_reprs())
+
+    def _field_reprs(self) -> list[str]:
+        return [
             f"{field.name}={getattr(self, field.name)!r}"
             for field in attrs.fields(type(self))
             if field.name != "_data" and field.repr
         ]
-        parts.extend(f"{k}={v!r}" for k, v in self._data.items())
-        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 _make_attrs_class(Event)

@@ -33,6 +33,8 @@ seed gives the same delay, for tests or for callers of ``next`` of their own.
 
 from __future__ import annotations
 
+import warnings
+
 import attrs
 
 from ._retry.checks import (
@@ -182,6 +184,19 @@ def retry_policy(
 class _PresetPolicy:
     __slots__ = ()
 
+    def __attrs_post_init__(self) -> None:
+        # As in llama-index-workflows; stacklevel 3 names the caller of the generated __init__.
+        name = type(self).__name__
+        wait = (
+            "wait_fixed(delay)" if name == "ConstantDelayRetryPolicy" else "wait_exponential(...)"
+        )
+        warnings.warn(
+            f"{name} is deprecated, use retry_policy(wait={wait}, stop=stop_after_attempt(n)) "
+            "instead",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+
     def _compose(self) -> RetryPolicy:
         raise NotImplementedError
 
@@ -207,8 +222,8 @@ class _PresetPolicy:
 class ConstantDelayRetryPolicy(_PresetPolicy):
     """Retry every exception after a fixed delay, up to a number of attempts.
 
-    Unlike in llama-index-workflows, this class is not deprecated in flowkit and emits no warning.
-    Same as ``retry_policy(wait=wait_fixed(delay), stop=stop_after_attempt(maximum_attempts))``.
+    Deprecated, as in llama-index-workflows (creating one emits a DeprecationWarning): use
+    ``retry_policy(wait=wait_fixed(delay), stop=stop_after_attempt(maximum_attempts))``.
 
     Args:
         maximum_attempts: Total attempts allowed, the first run included.
@@ -232,9 +247,12 @@ class ConstantDelayRetryPolicy(_PresetPolicy):
 class ExponentialBackoffRetryPolicy(_PresetPolicy):
     """Retry every exception with exponentially growing delays, up to a number of attempts.
 
-    Unlike in llama-index-workflows, this class is not deprecated in flowkit and emits no warning.
-    Retry ``n + 1`` waits ``initial_delay * multiplier ** n`` seconds capped at ``max_delay``; with
-    ``jitter`` the wait is instead uniformly random between 0 and that value (full jitter).
+    Deprecated, as in llama-index-workflows (creating one emits a DeprecationWarning): use
+    ``retry_policy(wait=wait_exponential(...), stop=stop_after_attempt(n))``, or
+    ``wait_random_exponential`` for jitter.
+
+    Retry ``n + 1`` waits ``initial_delay * multiplier ** n`` seconds capped at ``max_delay``;
+    with ``jitter`` the wait is instead uniformly random between 0 and that value (full jitter).
 
     Args:
         maximum_attempts: Total attempts allowed, the first run included.

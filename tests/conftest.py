@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import AsyncIterator
 
@@ -9,6 +10,10 @@ import anyio
 import anyio.lowlevel
 import pytest
 from hypothesis import HealthCheck, settings
+
+# pydantic is optional (flowkit[pydantic]): the tests that need it are named *_pydantic.py
+# and are left out when it is not installed (`make test-without-pydantic` checks this).
+collect_ignore_glob = [] if importlib.util.find_spec("pydantic") else ["test_*_pydantic.py"]
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -11,7 +11,7 @@ from flowkit.context.state_store import DictState
 from flowkit.decorators import StepConfig
 from flowkit.errors import WorkflowValidationError
 from flowkit.events import Event, StartEvent, StepFailedEvent, StopEvent
-from flowkit.retry_policy import ConstantDelayRetryPolicy
+from flowkit.retry_policy import retry_policy, stop_after_attempt, wait_fixed
 
 
 class Middle(Event):
@@ -61,7 +61,7 @@ async def test_decorated_method_stays_callable() -> None:
 
 
 def test_step_records_its_configuration() -> None:
-    policy = ConstantDelayRetryPolicy(delay=0, maximum_attempts=2)
+    policy = retry_policy(wait=wait_fixed(0), stop=stop_after_attempt(2))
 
     class Configured(Workflow):
         @step(num_workers=3, retry_policy=policy)

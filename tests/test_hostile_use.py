@@ -23,7 +23,7 @@ from flowkit.events import (
     StopEvent,
     WorkflowFailedEvent,
 )
-from flowkit.retry_policy import ConstantDelayRetryPolicy
+from flowkit.retry_policy import retry_policy, stop_after_attempt, wait_fixed
 from flowkit.statistics import WaitingStep
 
 leak_checked = pytest.mark.usefixtures("no_leaked_tasks")
@@ -58,7 +58,7 @@ class Raises(Workflow):
 
 
 class RaisesWithRetries(Raises):
-    @step(retry_policy=ConstantDelayRetryPolicy(maximum_attempts=3, delay=0))
+    @step(retry_policy=retry_policy(wait=wait_fixed(0), stop=stop_after_attempt(3)))
     async def boom(self, ev: StartEvent) -> StopEvent:
         error = self.make()
         self.raised.append(error)

@@ -53,6 +53,15 @@ INCUMBENT_NAMES: dict[str, list[str]] = {
     "context": ["BaseSerializer", "Context", "JsonSerializer", "PickleSerializer"],
     "context.serializers": ["BaseSerializer", "JsonSerializer", "PickleSerializer"],
     "context.state_store": ["DictState", "InMemoryStateStore", "MODEL_T"],
+    "testing": ["WorkflowTestRunner"],
+    "testing.runner": ["WorkflowTestResult", "WorkflowTestRunner"],
+    "resource": [
+        "Resource",
+        "ResourceConfig",
+        "ResourceDefinition",
+        "ResourceDescriptor",
+        "ResourceManager",
+    ],
     "retry_policy": [
         "ConstantDelayRetryPolicy",
         "ExponentialBackoffRetryPolicy",
@@ -90,7 +99,6 @@ INCUMBENT_NAMES: dict[str, list[str]] = {
         "wait_random",
         "wait_random_exponential",
     ],
-    "testing": ["WorkflowTestRunner"],
 }
 
 # Where the classes and functions users touch are defined, so that reprs, tracebacks
@@ -120,7 +128,8 @@ DEFINED_IN: dict[str, list[str]] = {
     "flowkit.context.context": ["Context"],
     "flowkit.context.serializers": ["BaseSerializer", "JsonSerializer", "PickleSerializer"],
     "flowkit.context.state_store": ["DictState", "InMemoryStateStore"],
-    "flowkit.testing": ["WorkflowTestRunner", "WorkflowTestResult"],
+    "flowkit.resource": ["ResourceDefinition", "ResourceDescriptor", "ResourceManager"],
+    "flowkit.testing.runner": ["WorkflowTestRunner", "WorkflowTestResult"],
     "flowkit.retry_policy": INCUMBENT_NAMES["retry_policy"],
 }
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
@@ -53,6 +52,9 @@ from flowkit.retry_policy import (
     wait_random,
     wait_random_exponential,
 )
+
+# Creating the older policy classes warns, as in the incumbent; one test checks the warning.
+pytestmark = pytest.mark.filterwarnings("ignore:.*RetryPolicy is deprecated:DeprecationWarning")
 
 BOOM = RuntimeError("boom")
 seeds = st.integers(min_value=-(2**63), max_value=2**63)
@@ -149,18 +151,30 @@ def test_stop_after_delay_is_inclusive_and_ignores_the_sleep() -> None:
     assert policy.next(10.0, 1, BOOM) is None
 
 
-def test_constant_delay_policy_matches_its_composition_and_does_not_warn() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        policy = ConstantDelayRetryPolicy(maximum_attempts=4, delay=timedelta(seconds=2))
+def test_the_older_policy_classes_are_deprecated_as_in_the_incumbent() -> None:
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"^ConstantDelayRetryPolicy is deprecated, use "
+        r"retry_policy\(wait=wait_fixed\(delay\), stop=stop_after_attempt\(n\)\) instead$",
+    ) as caught:
+        ConstantDelayRetryPolicy()
+    assert caught[0].filename == __file__  # the warning points at the caller
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"^ExponentialBackoffRetryPolicy is deprecated, use "
+        r"retry_policy\(wait=wait_exponential\(\.\.\.\), stop=stop_after_attempt\(n\)\) instead$",
+    ):
+        ExponentialBackoffRetryPolicy()
+
+
+def test_constant_delay_policy_matches_its_composition() -> None:
+    policy = ConstantDelayRetryPolicy(maximum_attempts=4, delay=timedelta(seconds=2))
     assert delays(policy, range(1, 6)) == [2.0, 2.0, 2.0, None, None]
     assert delays(ConstantDelayRetryPolicy(), range(1, 4)) == [5.0, 5.0, None]
 
 
 def test_exponential_backoff_without_jitter_doubles_up_to_the_cap() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        policy = ExponentialBackoffRetryPolicy(maximum_attempts=9, max_delay=20, jitter=False)
+    policy = ExponentialBackoffRetryPolicy(maximum_attempts=9, max_delay=20, jitter=False)
     assert delays(policy, range(1, 10)) == [1.0, 2.0, 4.0, 8.0, 16.0, 20.0, 20.0, 20.0, None]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from flowkit import Context, Workflow, step
 from flowkit.events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
-from flowkit.retry_policy import ConstantDelayRetryPolicy
+from flowkit.retry_policy import retry_policy, stop_after_attempt, wait_fixed
 from flowkit.statistics import RunStatistics, WaitingStep
 
 pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
@@ -52,7 +52,7 @@ class Waiting(Workflow):
 
 
 class Flaky(Workflow):
-    @step(retry_policy=ConstantDelayRetryPolicy(maximum_attempts=3, delay=0))
+    @step(retry_policy=retry_policy(wait=wait_fixed(0), stop=stop_after_attempt(3)))
     async def fails(self, ev: StartEvent) -> StopEvent:
         raise ValueError("always")
 

@@ -29,7 +29,7 @@ from flowkit.events import (
     WorkflowTimedOutEvent,
 )
 from flowkit.handler import WorkflowHandler
-from flowkit.retry_policy import ConstantDelayRetryPolicy
+from flowkit.retry_policy import retry_policy, stop_after_attempt, wait_fixed
 from flowkit.testing import WorkflowTestRunner
 
 Ctx = Context[DictState]
@@ -342,9 +342,36 @@ def named_events(message: str, prefix: str) -> set[str]:
     return set(match.group(1).split(", "))
 
 
+def graph_checks_failing(specs: list[StepSpec]) -> set[str]:
+    """The graph checks a connected graph fails, computed by fixed points over the specs."""
+    reached: set[type[Event]] = {StartEvent}
+    while True:
+        more: set[type[Event]] = set().union(*(r for a, r in specs if a in reached)) - reached
+        if not more:
+            break
+        reached |= more
+    finishing: set[int] = set()
+    while True:
+        done = {
+            i
+            for i, (_, returns) in enumerate(specs)
+            if StopEvent in returns or any(specs[j][0] in returns for j in finishing)
+        } - finishing
+        if not done:
+            break
+        finishing |= done
+    failing = set()
+    if any(accepts not in reached for accepts, _ in specs):
+        failing.add("reachability")
+    if any(returns and i not in finishing for i, (_, returns) in enumerate(specs)):
+        failing.add("dead_end")
+    return failing
+
+
 @given(step_specs)
 def test_validation_accepts_exactly_the_connected_graphs(specs: list[StepSpec]) -> None:
-    """Never accepts a graph with an event consumed but not produced, or the reverse."""
+    """Never accepts a graph with an event consumed but not produced, or the reverse, nor one
+    with a step that cannot run or cannot lead to the end (all such problems are listed)."""
     accepted = {accepts for accepts, _ in specs}
     returned = set().union(*(returns for _, returns in specs))
     unproduced = {e.__name__ for e in accepted & set(GRAPH_EVENTS) if e not in returned}
@@ -366,6 +393,10 @@ def test_validation_accepts_exactly_the_connected_graphs(specs: list[StepSpec]) 
             workflow.validate()
         prefix = "The following events are produced but never consumed"
         assert named_events(str(info.value), prefix) == unconsumed
+    elif failing := graph_checks_failing(specs):
+        with pytest.raises(WorkflowValidationError, match=r"^Graph validation failed:") as info:
+            workflow.validate()
+        assert set(re.findall(r"\[(\w+)\]", str(info.value))) == failing
     else:
         assert workflow.validate() is False
 
@@ -670,7 +701,7 @@ class Flaky(Workflow):
         self.failures = failures
         self.retry_numbers: list[int] = []
 
-    @step(retry_policy=ConstantDelayRetryPolicy(delay=0, maximum_attempts=3))
+    @step(retry_policy=retry_policy(wait=wait_fixed(0), stop=stop_after_attempt(3)))
     async def flaky(self, ev: StartEvent, ctx: Ctx) -> StopEvent:
         self.retry_numbers.append(ctx.retry_info().retry_number)
         if len(self.retry_numbers) <= self.failures:

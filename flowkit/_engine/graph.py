@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -15,6 +15,12 @@ from ..events import (
     StartEvent,
     StepFailedEvent,
     StopEvent,
+)
+from .graph_checks import (
+    catch_error_problems,
+    check_skip_names,
+    graph_problems,
+    graph_validation_error,
 )
 from .signature import StepConfig
 
@@ -80,7 +86,12 @@ class StepGraph:
         return found
 
 
-def _start_event_class(steps: Mapping[str, StepConfig], workflow: str) -> type[StartEvent]:
+def start_event_class(steps: Mapping[str, StepConfig], workflow: str) -> type[StartEvent]:
+    """The one StartEvent class the steps accept.
+
+    Raises:
+        WorkflowConfigurationError: None or more than one.
+    """
     found = {t for c in steps.values() for t in c.accepted_events if issubclass(t, StartEvent)}
     if not found:
         raise WorkflowConfigurationError(
@@ -96,7 +107,12 @@ def _start_event_class(steps: Mapping[str, StepConfig], workflow: str) -> type[S
     return found.pop()
 
 
-def _stop_event_class(steps: Mapping[str, StepConfig], workflow: str) -> type[StopEvent]:
+def stop_event_class(steps: Mapping[str, StepConfig], workflow: str) -> type[StopEvent]:
+    """The one StopEvent class the steps return.
+
+    Raises:
+        WorkflowConfigurationError: None or more than one.
+    """
     found = {t for c in steps.values() for t in c.return_types if issubclass(t, StopEvent)}
     if not found:
         raise WorkflowConfigurationError(
@@ -167,29 +183,55 @@ def _check_connectivity(
 
 
 def build_graph(
-    workflow_name: str, steps: Mapping[str, StepConfig], *, validate: bool = True
+    workflow_name: str,
+    steps: Mapping[str, StepConfig],
+    *,
+    validate: bool = True,
+    skip_graph_checks: Iterable[str] = (),
+    step_skips: Mapping[str, Iterable[str]] | None = None,
 ) -> StepGraph:
     """Build the StepGraph of a workflow class, validating it unless ``validate`` is False.
+
+    The ``@catch_error`` rules are checked even without ``validate``: they decide where
+    a failure goes. The graph checks (see ``graph_checks.graph_problems``) run last and
+    are reported together.
+
+    Args:
+        workflow_name: Named in error messages.
+        steps: The workflow's step configs, by step name.
+        validate: Check the event graph.
+        skip_graph_checks: Graph checks to skip for the whole workflow.
+        step_skips: Graph checks to skip for single steps, by step name.
 
     Raises:
         WorkflowConfigurationError: No step accepts StartEvent or returns StopEvent,
             or more than one class of either is used.
         WorkflowValidationError: An event is consumed but never produced, produced but
-            never consumed, or a step accepts StopEvent.
+            never consumed, or a step accepts StopEvent; a ``@catch_error`` rule is
+            broken; the graph checks found problems (all listed); or
+            ``skip_graph_checks`` names an unknown check.
     """
+    skipped = check_skip_names(skip_graph_checks)
     if not steps:
         raise WorkflowConfigurationError(
             f"Workflow '{workflow_name}' has no configured steps. "
             "Decorate its async methods with @step."
         )
-    start = _start_event_class(steps, workflow_name)
-    stop = _stop_event_class(steps, workflow_name) if validate else _stop_or_default(steps)
+    start = start_event_class(steps, workflow_name)
+    stop = stop_event_class(steps, workflow_name) if validate else _stop_or_default(steps)
     uses_hitl = any(
         issubclass(t, InputRequiredEvent) for c in steps.values() for t in c.return_types
     ) or any(issubclass(t, HumanResponseEvent) for c in steps.values() for t in c.accepted_events)
     graph = StepGraph(workflow_name, dict(steps), start, stop, uses_hitl)
     if validate:
         _check_connectivity(steps, start, graph)
+    handler_problems = catch_error_problems(steps)
+    if handler_problems:
+        raise WorkflowValidationError("\n".join(handler_problems))
+    if validate:
+        problems = graph_problems(steps, start, skip=skipped, step_skips=step_skips)
+        if problems:
+            raise graph_validation_error(problems)
     return graph
 
 

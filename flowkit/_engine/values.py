@@ -9,7 +9,9 @@ A typed field is converted by its type; a value typed ``Any`` carries its type w
   ``date``, ``time``, ``timedelta``, ``UUID`` and ``Decimal`` become
   ``{"$type": name, "value": ...}``;
 - events and the classes registered with ``serializer.register_type`` become
-  ``{"$type": tag, "value": ...}``, converted by cattrs;
+  ``{"$type": tag, "value": ...}``, converted by cattrs; a registered pydantic model
+  (a typed state, say) is stored as ``model_dump(mode="json")`` and restored with
+  ``model_validate``, its class found by tag in the registry;
 - anything else goes to the serializer's ``encode_unknown`` (the JSON serializer
   refuses it; the pickle serializer pickles it).
 """
@@ -23,8 +25,10 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._pydantic import is_model_class
 from ..errors import ContextSerdeError
 from ..events import Event
+from .models import dump_model, load_model
 
 if TYPE_CHECKING:
     import cattrs
@@ -142,6 +146,8 @@ class ValueCodec:
             return {TAG: "event", "value": self.converter.unstructure(value, Event)}
         tag = self.registry.tags.get(kind)
         if tag is not None and tag in self.registry.values:
+            if is_model_class(kind):
+                return {TAG: tag, "value": dump_model(value)}
             return {TAG: tag, "value": self.converter.unstructure(value, kind)}
         try:
             return self.encode_unknown(value)
@@ -195,4 +201,6 @@ class ValueCodec:
         except (TypeError, ValueError, AttributeError) as exc:
             raise ContextSerdeError(f"Malformed {tag!r} value: {exc}.") from None
         klass = self.registry.value_class(tag)
+        if is_model_class(klass):
+            return load_model(klass, value, tag)
         return self.converter.structure(value, klass)

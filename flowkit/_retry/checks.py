@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 
-def _seconds(value: float | timedelta) -> float:
+def _seconds(value: int | float | timedelta) -> float:  # tenacity's time_unit_type
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -21,7 +21,7 @@ def _seconds(value: float | timedelta) -> float:
     return value
 
 
-def _number(value: float) -> float:
+def _number(value: int | float) -> float:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 

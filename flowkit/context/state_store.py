@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Generic
+from typing import Any, Generic, Protocol, overload
 
 import anyio
-from typing_extensions import TypeVar
+import attrs
+from typing_extensions import Self, TypeVar
 
-if TYPE_CHECKING:
-    from .._engine.state import RunState
+from .._pydantic import is_model_class
 
-__all__ = ["DictState", "InMemoryStateStore", "MODEL_T"]
+__all__ = ["DictState", "InMemoryStateStore", "MODEL_T", "StateCell", "merge_state"]
 
 _MISSING: Any = object()
 
@@ -48,16 +49,101 @@ def _step(node: Any, part: str, path: str) -> Any:
 MODEL_T = TypeVar("MODEL_T", default=DictState)
 
 
+class StateCell(Protocol):
+    """Where a store keeps its state: the engine's run state, or the store's own cell."""
+
+    store: Any
+
+
+@attrs.define
+class _OwnCell:
+    store: Any
+
+
+def _field_values(state: Any) -> dict[str, Any]:
+    """The fields of an attrs, dataclass or pydantic state, by constructor name."""
+    kind = type(state)
+    if is_model_class(kind):
+        return {name: getattr(state, name) for name in kind.model_fields}
+    if attrs.has(kind):
+        return {f.alias: getattr(state, f.name) for f in attrs.fields(kind) if f.init}
+    if dataclasses.is_dataclass(state):
+        return {f.name: getattr(state, f.name) for f in dataclasses.fields(state) if f.init}
+    raise ValueError(
+        f"Cannot merge a state of type {kind.__name__}: only attrs classes, dataclasses "
+        "and pydantic models can be merged into a state of a subclass."
+    )
+
+
+def merge_state(current: Any, incoming: Any) -> Any:
+    """The state after ``set_state(incoming)``: ``incoming`` itself, or merged into ``current``.
+
+    An instance of the current state's class (or a subclass) replaces it. An instance of
+    a parent class of the current state's class sets the fields it has and keeps the
+    child's other fields, as in llama-index-workflows.
+
+    Raises:
+        ValueError: ``incoming`` is of neither the state's class nor one of its parents.
+    """
+    current_type, new_type = type(current), type(incoming)
+    if isinstance(incoming, current_type):
+        return incoming
+    if current_type is DictState and isinstance(incoming, dict):
+        return DictState(incoming)
+    if issubclass(current_type, new_type) and new_type is not object:
+        merged = {**_field_values(current), **_field_values(incoming)}
+        if is_model_class(current_type):
+            return current_type.model_validate(merged)
+        return current_type(**merged)
+    raise ValueError(
+        f"State must be of type {current_type.__name__} or a parent type, got "
+        f"{new_type.__name__}. Pass an instance of the state class the workflow's "
+        "Context[...] names, or of one of its base classes."
+    )
+
+
 class InMemoryStateStore(Generic[MODEL_T]):
     """The store of one run, shared by its steps and kept in its snapshots.
 
     Keys are dotted paths: ``"user.name"`` reads ``state["user"]["name"]`` (or the
-    attribute of a typed state), and ``"items.0"`` indexes a list.
+    attribute of a typed state), and ``"items.0"`` indexes a list. The state is a
+    ``DictState``, or an attrs class, dataclass or pydantic ``BaseModel``.
+
+    It can be used on its own, as in llama-index-workflows::
+
+        store = InMemoryStateStore(MyState())
+        async with store.edit_state() as state:
+            state.count += 1
+
+    Args:
+        initial_state: The state to start with; an empty ``DictState`` if None.
     """
 
-    def __init__(self, state: RunState) -> None:
-        self._run_state = state
+    @overload
+    def __init__(self: InMemoryStateStore[DictState]) -> None: ...
+
+    @overload
+    def __init__(self, initial_state: MODEL_T) -> None: ...
+
+    @overload
+    def __init__(self, initial_state: StateCell) -> None: ...
+
+    def __init__(self, initial_state: Any = None) -> None:
+        # TODO(issue 10): context.py still passes the engine's run state here; once it
+        # calls InMemoryStateStore.over(cell), drop this check.
+        if type(initial_state).__module__.startswith("flowkit._engine."):
+            self._run_state: StateCell = initial_state
+        else:
+            state = DictState() if initial_state is None else initial_state
+            self._run_state = _OwnCell(state)
         self._lock: anyio.Lock | None = None
+
+    @classmethod
+    def over(cls, cell: StateCell) -> Self:
+        """A store whose state lives in ``cell.store`` (the engine's run state)."""
+        store = cls()
+        store._run_state = cell
+        return store
 
     @property
     def _state(self) -> Any:
@@ -113,20 +199,15 @@ class InMemoryStateStore(Generic[MODEL_T]):
         return copy.copy(self._state)  # type: ignore[no-any-return]  # store holds MODEL_T
 
     async def set_state(self, state: MODEL_T) -> None:
-        """Replace the whole state.
+        """Replace the whole state, or merge an instance of a parent class into it.
+
+        An instance of a base class of the state's class sets the fields it has and
+        keeps the others (see :func:`merge_state`).
 
         Raises:
-            ValueError: ``state`` is not of the store's state type.
+            ValueError: ``state`` is of neither the store's state type nor a parent of it.
         """
-        current = type(self._state)
-        if not isinstance(state, current) and not (
-            current is DictState and isinstance(state, dict)
-        ):
-            raise ValueError(
-                f"State must be of type {current.__name__}, got {type(state).__name__}. "
-                "Pass an instance of the state class the workflow's Context[...] names."
-            )
-        self._run_state.store = DictState(state) if isinstance(state, dict) else state
+        self._run_state.store = merge_state(self._state, state)
 
     async def clear(self) -> None:
         """Reset the state to its initial value (an empty dict, or a fresh typed state)."""

@@ -1,4 +1,4 @@
-"""Helpers for testing workflows: run one to its end and collect what it streamed."""
+"""WorkflowTestRunner: run a workflow to its end and collect what it streamed."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import attrs
 
-from .context import Context
-from .events import Event, EventType, StartEvent
-from .workflow import Workflow
+from ..context import Context
+from ..events import Event, EventType, StartEvent
+from ..workflow import Workflow
 
 __all__ = ["WorkflowTestResult", "WorkflowTestRunner"]
 
