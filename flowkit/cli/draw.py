@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--snapshot", metavar="SNAP.json", help="a run's snapshot (ctx.to_dict()) to draw"
     )
-    parser.set_defaults(handler=run_draw)
+    parser.set_defaults(handler=_run)
 
 
 def _workflow(spec: str) -> Workflow | type[Workflow]:
@@ -69,7 +69,7 @@ def _snapshot(path: str) -> dict[str, Any]:
     return data
 
 
-def run_draw(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     """Write the drawing; return 0."""
     workflow = _workflow(args.workflow)
     suffix = Path(args.output).suffix.lower() if args.output else ""
@@ -77,8 +77,9 @@ def run_draw(args: argparse.Namespace) -> int:
     format = cast(Format, chosen or "mermaid")
     statistics = None
     if args.snapshot is not None:
+        snapshot = _snapshot(args.snapshot)
         try:
-            statistics = run_statistics(workflow, _snapshot(args.snapshot))
+            statistics = run_statistics(workflow, snapshot)
         except Exception as exc:
             raise CommandError(f"cannot draw snapshot {args.snapshot!r}: {exc}") from None
     try:

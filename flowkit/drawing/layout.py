@@ -16,10 +16,10 @@ import attrs
 from ..representation import WorkflowGraph
 from .style import NodeStyle
 
-__all__ = ["Box", "Layout", "MissingExtraError", "layout_graph", "require_layout"]
+__all__ = ["Box", "Layout", "MissingExtraError", "Point", "layout_graph", "require_layout"]
 
 Point = tuple[float, float]
-MARGIN = 24.0
+_MARGIN = 24.0
 _COMPONENT_GAP = 48.0
 
 
@@ -101,7 +101,7 @@ def layout_graph(graph: WorkflowGraph, styles: Mapping[str, NodeStyle], what: st
     whole = graphs.Graph(list(vertices.values()), [e for _, _, e in edges])
 
     boxes: dict[str, Box] = {}
-    offset_x, height = MARGIN, 0.0
+    offset_x, height = _MARGIN, 0.0
     for component in whole.C:
         sugiyama = layouts.SugiyamaLayout(component)
         sugiyama.xspace, sugiyama.yspace = 36, 46
@@ -113,7 +113,7 @@ def layout_graph(graph: WorkflowGraph, styles: Mapping[str, NodeStyle], what: st
         top = min(v.view.xy[1] - v.view.h / 2 for v in members)
         right = max(v.view.xy[0] + v.view.w / 2 for v in members)
         bottom = max(v.view.xy[1] + v.view.h / 2 for v in members)
-        dx, dy = offset_x - left, MARGIN - top
+        dx, dy = offset_x - left, _MARGIN - top
         for vertex in members:
             x, y = vertex.view.xy
             boxes[vertex.data] = Box(x + dx, y + dy, vertex.view.w, vertex.view.h)
@@ -134,8 +134,8 @@ def layout_graph(graph: WorkflowGraph, styles: Mapping[str, NodeStyle], what: st
             routes.append(_self_loop(boxes[edge.source]) if edge.source in boxes else ())
         else:
             routes.append(tuple(found.view.points))
-    width = offset_x - _COMPONENT_GAP + MARGIN
-    return Layout(boxes, routes, max(width, 2 * MARGIN), height + 2 * MARGIN)
+    width = offset_x - _COMPONENT_GAP + _MARGIN
+    return Layout(boxes, routes, max(width, 2 * _MARGIN), height + 2 * _MARGIN)
 
 
 def _self_loop(box: Box) -> tuple[Point, ...]:

@@ -6,7 +6,7 @@ The one place that asks a run for its statistics (``Context.statistics()``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, Union
 
 from ..context import Context
 from ..handler import WorkflowHandler
@@ -15,7 +15,10 @@ from ..workflow import Workflow
 
 __all__ = ["RunSource", "run_statistics"]
 
-RunSource: TypeAlias = "WorkflowHandler | Context[Any] | Mapping[str, Any] | RunStatistics"
+# What a run can be drawn from (a Union, so that it is a real object at run time).
+RunSource: TypeAlias = Union[  # noqa: UP007
+    WorkflowHandler, Context[Any], Mapping[str, Any], RunStatistics
+]
 
 
 def _instance(workflow: Workflow | type[Workflow]) -> Workflow:

@@ -17,7 +17,17 @@ from ..representation import (
     WorkflowStepNode,
 )
 
-__all__ = ["FONT_FAMILY", "TIMES", "Kind", "NodeStyle", "kind_of", "node_style", "text_width"]
+__all__ = [
+    "FONT_FAMILY",
+    "SUBTITLE_SIZE",
+    "TIMES",
+    "TITLE_SIZE",
+    "Kind",
+    "NodeStyle",
+    "kind_of",
+    "node_style",
+    "text_width",
+]
 
 TIMES = "\u00d7"  # the multiplication sign of run counts, as in "step1 x2"
 FONT_FAMILY = "'DejaVu Sans', 'Segoe UI', Helvetica, Arial, sans-serif"

@@ -19,7 +19,7 @@ from .style import (
     node_style,
 )
 
-__all__ = ["SVG_STYLE", "to_svg"]
+__all__ = ["SVG_STYLE", "render_svg", "to_svg"]
 
 SVG_STYLE = f"""
 .fk text {{ font-family: {FONT_FAMILY}; fill: #1f2430; }}

@@ -23,11 +23,18 @@ from .types import (
     WorkflowStepNode,
 )
 
-__all__ = ["get_workflow_representation"]
+__all__ = ["EXTERNAL_ID", "get_workflow_representation"]
 
 EXTERNAL_ID = "external_step"
 _NONE_TYPE = type(None)
-_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array"}
+_JSON_TYPES = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "list": "array",
+    "dict": "object",
+}
 
 
 def _step_functions(workflow_cls: type[Workflow]) -> dict[str, Callable[..., Any]]:
@@ -72,11 +79,13 @@ def _event_schema(cls: type[Event]) -> dict[str, Any]:
     for field in attrs.fields(cls):
         if field.name.startswith("_"):
             continue
+        # Annotations may be strings (``from __future__ import annotations``): read names.
         annotation = field.type
-        entry: dict[str, Any] = {"title": field.name, "python_type": _type_name(annotation)}
-        origin = getattr(annotation, "__origin__", annotation)
-        if origin in _JSON_TYPES:
-            entry["type"] = _JSON_TYPES[origin]
+        python_type = annotation if isinstance(annotation, str) else _type_name(annotation)
+        entry: dict[str, Any] = {"title": field.name, "python_type": python_type}
+        json_type = _JSON_TYPES.get(python_type.split("[")[0])
+        if json_type is not None:
+            entry["type"] = json_type
         properties[field.name] = entry
         if field.default is attrs.NOTHING:
             required.append(field.name)
