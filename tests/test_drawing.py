@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -392,3 +393,10 @@ async def test_draw_run_asks_the_context_for_its_statistics(
     assert asked[:2] == [handler.ctx, handler.ctx]
     assert isinstance(asked[2], Context)
     assert asked[2] is not handler.ctx, "a snapshot is restored into a new context"
+
+
+def test_the_readme_picture_is_the_seed_workflow_drawn_now() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"```mermaid\n(.*?)```", readme, re.S)
+    assert found is not None
+    assert found.group(1) == draw(HumanInTheLoopWorkflow, "mermaid")

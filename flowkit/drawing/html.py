@@ -84,9 +84,7 @@ _SCRIPT = """
     node.addEventListener('focus', function () { pinned = id; select(node); show(id); });
     node.addEventListener('click', function (event) {
       event.stopPropagation();
-      pinned = pinned === id ? null : id;
-      select(pinned ? node : null);
-      show(id);
+      pinned = id; select(node); show(id);
     });
   });
   document.getElementById('canvas').addEventListener('click', function () {

@@ -110,12 +110,11 @@ def to_mermaid(graph: WorkflowGraph, path: RunPath | None = None, *, direction: 
         arrow = "==>" if taken else "-->"
         label = f'|"{_text(edge.label)}"|' if edge.label else ""
         lines.append(f"    {source} {arrow}{label} {target}")
-    for name, style in _CLASS_DEFS.items():
-        lines.append(f"    classDef {name} {style}")
     by_kind: dict[str, list[str]] = {}
     for node in graph.nodes:
         by_kind.setdefault(kind_of(node).value, []).append(ids[node.id])
     for name, members in by_kind.items():
+        lines.append(f"    classDef {name} {_CLASS_DEFS[name]}")
         lines.append(f"    class {','.join(members)} {name}")
     if path is not None:
         for name, style in _STATE_CLASS_DEFS.items():
