@@ -28,6 +28,8 @@ header p {{ margin: 0; color: #5b6475; font-size: 13px; }}
 .legend span {{ display: inline-flex; align-items: center; gap: 6px; }}
 .legend i {{ display: inline-block; width: 22px; height: 12px; border: 2px solid; }}
 .l-step {{ background: #e8f0fe; border-color: #3b6fd8 !important; border-radius: 3px; }}
+.l-catch {{ background: #fdecea; border-color: #c0392b !important; border-style: dashed !important;
+  border-radius: 3px; }}
 .l-event {{ background: #f6f7f9; border-color: #8a94a6 !important; border-radius: 7px; }}
 .l-start {{ background: #e3f6e8; border-color: #2f9e55 !important; border-radius: 7px; }}
 .l-stop {{ background: #3a4250; border-color: #1f242c !important; border-radius: 7px; }}
@@ -102,6 +104,7 @@ def _legend(kinds: set[Kind], run: bool) -> str:
         for css, text, kind in (
             ("l-start", "start", Kind.START),
             ("l-step", "step", Kind.STEP),
+            ("l-catch", "error handler", Kind.CATCH_ERROR),
             ("l-event", "event", Kind.EVENT),
             ("l-external", "human in the loop", Kind.EXTERNAL),
             ("l-resource", "resource", Kind.RESOURCE),
@@ -126,7 +129,7 @@ def to_html(graph: WorkflowGraph, path: RunPath | None = None) -> str:
     svg = render_svg(graph, layout, styles, path)
     data = json.dumps(node_details(graph, path), ensure_ascii=False).replace("</", "<\\/")
     title = graph.name if path is None else f"{graph.name}: a run ({path.summary()})"
-    about = escape(graph.description or "Hover over a node for its details; click to pin them.")
+    about = f"<p>{escape(graph.description)}</p>" if graph.description else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -139,7 +142,7 @@ def to_html(graph: WorkflowGraph, path: RunPath | None = None) -> str:
 <body>
 <header>
 <h1>{escape(title)}</h1>
-<p>{about}</p>
+{about}
 <div class="legend">{_legend({s.kind for s in styles.values()}, path is not None)}</div>
 </header>
 <main>
