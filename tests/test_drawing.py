@@ -400,3 +400,13 @@ def test_the_readme_picture_is_the_seed_workflow_drawn_now() -> None:
     found = re.search(r"```mermaid\n(.*?)```", readme, re.S)
     assert found is not None
     assert found.group(1) == draw(HumanInTheLoopWorkflow, "mermaid")
+
+
+def test_a_paused_run_waits_for_a_human_even_if_unconsumed_events_are_not_counted() -> None:
+    stats = RunStatistics(step_runs={"step1": 1}, events={"StartEvent": 1})
+    path = run_path(graph_of(HumanInTheLoopWorkflow), stats)
+    assert path.states["external_step"] is NodeState.WAITING
+    assert ("step1", "InputRequiredEvent") in path.taken
+    assert ("InputRequiredEvent", "external_step") in path.taken
+    finished = RunStatistics(step_runs={"step1": 1}, events={"StartEvent": 1}, finished=True)
+    assert run_path(graph_of(HumanInTheLoopWorkflow), finished).summary() == "finished"

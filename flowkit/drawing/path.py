@@ -54,16 +54,21 @@ class RunPath:
 
 
 def _hitl_waiting(graph: WorkflowGraph, stats: RunStatistics) -> bool:
-    """A run that asked for input more often than it got answers is waiting for a human."""
-    asked = answered = 0
+    """A run that asked for input more often than it got answers is waiting for a human.
+
+    Asks are counted as InputRequiredEvent events, or, where the counters leave events no
+    step consumes uncounted, as calls of the steps that return them.
+    """
+    asked = answered = asking_calls = 0
     for node in graph.nodes:
         if isinstance(node, WorkflowEventNode):
             count = stats.events.get(node.event_type, 0)
             if node.is_subclass_of("InputRequiredEvent"):
                 asked += count
+                asking_calls += sum(stats.step_runs.get(s, 0) for s in node.produced_by)
             elif node.is_subclass_of("HumanResponseEvent"):
                 answered += count
-    return not stats.finished and asked > answered
+    return not stats.finished and max(asked, asking_calls) > answered
 
 
 def run_path(graph: WorkflowGraph, stats: RunStatistics) -> RunPath:
@@ -103,6 +108,13 @@ def run_path(graph: WorkflowGraph, stats: RunStatistics) -> RunPath:
             if node.node_type == "external":
                 states[node.id] = NodeState.WAITING
                 notes[node.id] = "waiting for a human"
+            elif (  # the request went out, even where such events are not counted
+                isinstance(node, WorkflowEventNode)
+                and node.is_subclass_of("InputRequiredEvent")
+                and states[node.id] is NodeState.NOT_REACHED
+                and any(stats.step_runs.get(p, 0) for p in node.produced_by)
+            ):
+                states[node.id] = NodeState.REACHED
     for node in graph.nodes:  # the bridge was crossed if an answer came back through it
         if node.node_type == "external" and states[node.id] is NodeState.NOT_REACHED:
             fed = [e.target for e in graph.edges if e.source == node.id]
