@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from .._engine.blueprint import STEP_CONFIG, step_functions
 from ..decorators import StepConfig
 from ..events import Event, HumanResponseEvent, InputRequiredEvent, StopEvent
 from ..workflow import Workflow
@@ -37,31 +38,10 @@ _JSON_TYPES = {
 }
 
 
-def _step_functions(workflow_cls: type[Workflow]) -> dict[str, Callable[..., Any]]:
-    """Every step of the class: methods carrying the StepConfig ``@step`` records on them,
-    and free functions added with ``add_step``.
-
-    The only place that reads workflow internals: the ``_step_config`` attribute the
-    decorators set, and the ``_added_steps`` dict of ``Workflow.add_step``.
-    """
-    found: dict[str, Callable[..., Any]] = {}
-    for klass in reversed(workflow_cls.__mro__):
-        for name, value in vars(klass).items():
-            if callable(value) and isinstance(getattr(value, "_step_config", None), StepConfig):
-                found[name] = value
-        found.update(vars(klass).get("_added_steps", {}))
-    return found
-
-
 def _own_doc(workflow_cls: type[Workflow]) -> str | None:
     """The class's own docstring (not Workflow's, which every subclass inherits)."""
     doc = workflow_cls.__dict__.get("__doc__")
     return inspect.cleandoc(doc) if isinstance(doc, str) else None
-
-
-def _config(func: Callable[..., Any]) -> StepConfig:
-    config: StepConfig = func._step_config  # type: ignore[attr-defined]  # set by @step
-    return config
 
 
 def _type_name(annotation: Any) -> str:
@@ -197,7 +177,10 @@ def get_workflow_representation(workflow: Workflow | type[Workflow]) -> Workflow
         The graph; draw it with ``flowkit.drawing`` or dump it with ``model_dump()``.
     """
     workflow_cls = workflow if isinstance(workflow, type) else type(workflow)
-    steps = {name: (func, _config(func)) for name, func in _step_functions(workflow_cls).items()}
+    steps = {
+        name: (func, getattr(func, STEP_CONFIG))
+        for name, func in step_functions(workflow_cls).items()
+    }
     produced_by: dict[str, list[str]] = {}
     for name, (_, config) in steps.items():
         for ret in config.return_types:
