@@ -23,7 +23,9 @@ def load_object(spec: str) -> object:
     """
     module_name, sep, attr_path = spec.partition(":")
     if not sep or not module_name or not attr_path:
-        raise CommandError(f"expected MODULE:NAME, got {spec!r} (for example myapp.flows:MyWorkflow)")
+        raise CommandError(
+            f"expected MODULE:NAME, got {spec!r} (for example myapp.flows:MyWorkflow)"
+        )
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``flowkit`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    """Run the ``flowkit`` command with ``argv`` (default ``sys.argv[1:]``); return its status."""
     args = build_parser().parse_args(argv)
     handler: Command = args.handler
     try:

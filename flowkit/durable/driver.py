@@ -56,9 +56,16 @@ class _Drive:
     def run_id(self) -> str:
         return self.claim.record.run_id
 
-    def progress(self) -> Progress:
+    async def progress(self) -> Progress | None:
+        """A checkpoint of the run now; if it cannot be taken, fail the run and return None."""
         assert self.handler is not None
-        return Progress(self.handler.ctx.to_dict(), self.sent, list(self.events), self.prompt)
+        try:
+            snapshot = self.handler.ctx.to_dict()
+        except Exception as exc:
+            self.failure = f"The run cannot be checkpointed: {type(exc).__name__}: {exc}"
+            await self.handler.cancel_run()
+            return None
+        return Progress(snapshot, self.sent, list(self.events), self.prompt)
 
     async def deliver(self, inbox: tuple[InboxEvent, ...]) -> None:
         assert self.handler is not None
@@ -79,9 +86,10 @@ class _Drive:
         assert self.handler is not None
         while True:
             await anyio.sleep(self.lease / 3)
+            progress = None if self.failure else await self.progress()
             try:
                 inbox, cancel = await self.store.renew(
-                    self.run_id, self.claim.token, self.lease, self.progress(), self.sent
+                    self.run_id, self.claim.token, self.lease, progress, self.sent
                 )
             except LeaseLostError:
                 logger.warning("lost the lease on run %s; stopping it here", self.run_id)
@@ -104,7 +112,10 @@ class _Drive:
             if waits_only_on_outside_input(event):
                 if self.lost or self.failure or self.cancel_requested:
                     continue
-                arrived = await self.store.park(self.run_id, self.claim.token, self.progress())
+                progress = await self.progress()
+                if progress is None:
+                    continue
+                arrived = await self.store.park(self.run_id, self.claim.token, progress)
                 if arrived:
                     await self.deliver(arrived)
                     continue
@@ -200,7 +211,8 @@ async def _hand_back(state: _Drive) -> None:
     if state.handler is None or state.lost:
         return
     try:
-        await state.store.renew(state.run_id, state.claim.token, state.lease, state.progress())
+        progress = await state.progress()
+        await state.store.renew(state.run_id, state.claim.token, state.lease, progress)
         await state.store.release(state.run_id, state.claim.token)
     except Exception as exc:
         logger.warning("could not hand back run %s (its lease will expire): %s", state.run_id, exc)

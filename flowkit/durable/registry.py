@@ -76,6 +76,9 @@ class WorkflowRegistry:
     ) -> WorkflowRegistry:
         """A registry of ``workflows`` (classes are instantiated with no arguments).
 
+        Each event class is registered on the workflows' serializers, so runs waiting for
+        one can be checkpointed.
+
         Raises:
             ValueError: Two workflows share a name, or two event classes share a name.
         """
@@ -100,6 +103,9 @@ class WorkflowRegistry:
                     f"{other.__module__} and {event_class.__module__}. Rename one."
                 )
             known[event_class.__name__] = event_class
+            for workflow in by_name.values():
+                # A run that waits for the event holds its class in its checkpoints.
+                workflow.serializer.register_type(event_class)
         return cls(by_name, known)
 
     def workflow(self, name: str) -> Workflow:
