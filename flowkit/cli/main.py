@@ -10,7 +10,7 @@ from typing import TypeAlias
 from . import runs, worker
 from .errors import CommandError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["SUBCOMMANDS", "AddParser", "Command", "build_parser", "main"]
 
 # Each subcommand module offers ``add_parser(subparsers)``, which adds its parser and sets
 # ``handler`` (a ``Command``) as the parser's default; the list below names them in help order.

@@ -23,9 +23,17 @@ from ..store import RunRecord, RunStatus, StoreError, open_store
 from .errors import CommandError
 from .loading import load_object
 
-__all__ = ["add_parser", "app_registry", "common_options", "run_async"]
+__all__ = [
+    "add_parser",
+    "app_registry",
+    "common_options",
+    "lease_option",
+    "print_run",
+    "print_runs",
+    "run_async",
+]
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 def common_options(parser: argparse.ArgumentParser, *, app: bool | None = None) -> None:
@@ -46,6 +54,7 @@ def common_options(parser: argparse.ArgumentParser, *, app: bool | None = None) 
 
 
 def lease_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--lease SECONDS``."""
     parser.add_argument(
         "--lease",
         type=float,
@@ -66,7 +75,7 @@ def app_registry(spec: str) -> WorkflowRegistry:
         ) from None
 
 
-def run_async(fn: Callable[[], Awaitable[T]]) -> T:
+def run_async(fn: Callable[[], Awaitable[_T]]) -> _T:
     """Run ``fn`` under asyncio, turning store errors into one-line command errors."""
     try:
         return anyio.run(fn)

@@ -8,6 +8,7 @@ paused or cut off longer than the lease) cannot write over the process that took
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,9 +32,12 @@ from ..store import (
 from .parking import prompt_of, waits_only_on_outside_input
 from .registry import WorkflowRegistry, describe_event
 
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
 __all__ = ["drive"]
 
-logger = logging.getLogger("flowkit.durable")
+_logger = logging.getLogger("flowkit.durable")
 
 
 @attrs.define
@@ -92,12 +96,12 @@ class _Drive:
                     self.run_id, self.claim.token, self.lease, progress, self.sent
                 )
             except LeaseLostError:
-                logger.warning("lost the lease on run %s; stopping it here", self.run_id)
+                _logger.warning("lost the lease on run %s; stopping it here", self.run_id)
                 self.lost = True
                 await self.handler.cancel_run()
                 return
             except StoreUnavailableError as exc:
-                logger.warning("cannot renew the lease on run %s: %s", self.run_id, exc)
+                _logger.warning("cannot renew the lease on run %s: %s", self.run_id, exc)
                 continue
             await self.deliver(inbox)
             if cancel and not self.cancel_requested:
@@ -197,8 +201,13 @@ async def drive(
                 outcome = await state.follow()
                 tg.cancel_scope.cancel()
             return outcome
-    except LeaseLostError:
-        logger.warning("lost the lease on run %s before writing its outcome", record.run_id)
+    except (LeaseLostError, BaseExceptionGroup) as exc:
+        # anyio's task groups wrap what the block raises: unwrap a lost lease.
+        if isinstance(exc, BaseExceptionGroup):
+            _, rest = exc.split(LeaseLostError)
+            if rest is not None:
+                raise
+        _logger.warning("lost the lease on run %s before writing its outcome", record.run_id)
         return None
     except anyio.get_cancelled_exc_class():
         with anyio.CancelScope(shield=True):
@@ -215,4 +224,4 @@ async def _hand_back(state: _Drive) -> None:
         await state.store.renew(state.run_id, state.claim.token, state.lease, progress)
         await state.store.release(state.run_id, state.claim.token)
     except Exception as exc:
-        logger.warning("could not hand back run %s (its lease will expire): %s", state.run_id, exc)
+        _logger.warning("could not hand back run %s (its lease will expire): %s", state.run_id, exc)

@@ -17,7 +17,7 @@ from .registry import WorkflowRegistry
 
 __all__ = ["work"]
 
-logger = logging.getLogger("flowkit.durable")
+_logger = logging.getLogger("flowkit.durable")
 
 
 async def work(
@@ -55,9 +55,9 @@ async def work(
             if await drive(store, registry, claim, lease) is not None:
                 done += 1
         except StoreError as exc:
-            logger.error("run %s: %s", claim_run_id, exc)
+            _logger.error("run %s: %s", claim_run_id, exc)
         except Exception:
-            logger.exception("run %s: unexpected error while driving it", claim_run_id)
+            _logger.exception("run %s: unexpected error while driving it", claim_run_id)
         finally:
             in_flight -= 1
             freed.set()
@@ -71,10 +71,10 @@ async def work(
             try:
                 claim = await store.claim(lease, workflows=names)
             except CorruptRunError as exc:
-                logger.error("%s", exc)
+                _logger.error("%s", exc)
                 continue
             except StoreError as exc:
-                logger.error("cannot claim a run: %s", exc)
+                _logger.error("cannot claim a run: %s", exc)
                 await anyio.sleep(poll)
                 continue
             if claim is None:

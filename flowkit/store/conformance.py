@@ -23,9 +23,20 @@ from .errors import (
     RunNotFoundError,
 )
 
-__all__ = ["check_run_store"]
+__all__ = [
+    "CHECKS",
+    "StoreFactory",
+    "check_cancel_and_delete",
+    "check_claim_is_exclusive",
+    "check_create_get_list",
+    "check_expired_lease_is_taken_over",
+    "check_park_send_resume",
+    "check_release",
+    "check_run_store",
+]
 
 StoreFactory = Callable[[], RunStore]
+"""Makes a fresh, empty store each time it is called."""
 _Check = Callable[[RunStore], Awaitable[None]]
 
 _EVENT = {"type": "HumanResponseEvent", "data": {"response": "42"}}
@@ -48,6 +59,7 @@ async def _expect(error: type[BaseException], call: Awaitable[Any]) -> BaseExcep
 
 
 async def check_create_get_list(store: RunStore) -> None:
+    """A new run is ``running``; get, list and paging return it; unknown ids raise."""
     first, second = _new_id(), _new_id()
     record = await store.create(first, "Flow", {"topic": "x"})
     assert (record.run_id, record.workflow, record.status) == (first, "Flow", RunStatus.RUNNING)
@@ -62,6 +74,7 @@ async def check_create_get_list(store: RunStore) -> None:
 
 
 async def check_claim_is_exclusive(store: RunStore) -> None:
+    """A claimed run cannot be claimed again while its lease lives."""
     run_id = _new_id()
     await store.create(run_id, "Flow", {"n": 1})
     claim = await store.claim(30.0)
@@ -78,6 +91,7 @@ async def check_claim_is_exclusive(store: RunStore) -> None:
 
 
 async def check_expired_lease_is_taken_over(store: RunStore) -> None:
+    """An expired lease is taken over; the old owner can no longer write."""
     run_id = _new_id()
     await store.create(run_id, "Flow", {})
     first = await store.claim(0.05)
@@ -95,6 +109,7 @@ async def check_expired_lease_is_taken_over(store: RunStore) -> None:
 
 
 async def check_park_send_resume(store: RunStore) -> None:
+    """Park, send (once per idempotency key), claim with the inbox, finish once."""
     run_id = _new_id()
     await store.create(run_id, "Flow", {})
     claim = await store.claim(30.0)
@@ -125,6 +140,7 @@ async def check_park_send_resume(store: RunStore) -> None:
 
 
 async def check_cancel_and_delete(store: RunStore) -> None:
+    """Cancel a waiting run at once, an owned one through its owner; delete finished."""
     waiting, owned = _new_id(), _new_id()
     await store.create(waiting, "Flow", {})
     claim = await store.claim(30.0)
@@ -147,6 +163,7 @@ async def check_cancel_and_delete(store: RunStore) -> None:
 
 
 async def check_release(store: RunStore) -> None:
+    """A released run can be claimed again at once."""
     run_id = _new_id()
     await store.create(run_id, "Flow", {})
     claim = await store.claim(30.0)
@@ -157,6 +174,7 @@ async def check_release(store: RunStore) -> None:
     assert again.token != claim.token
 
 
+#: Every check, in the order :func:`check_run_store` runs them.
 CHECKS: tuple[_Check, ...] = (
     check_create_get_list,
     check_claim_is_exclusive,

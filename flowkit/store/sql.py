@@ -32,7 +32,7 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["Cursor", "SqlRunStore"]
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 _RECORD = (
     "run_id, workflow, status, prompt, events, result, error, owner, cancel_requested, "
@@ -60,7 +60,7 @@ def _loads(run_id: str, what: str, text: Any) -> Any:
     try:
         return json.loads(text)
     except (TypeError, ValueError) as exc:
-        raise CorruptRunError(run_id, f"its {what} is not JSON ({exc})") from None
+        raise CorruptRunError(run_id, f"its {what} cannot be parsed as JSON ({exc})") from None
 
 
 def _record(row: Sequence[Any]) -> RunRecord:
@@ -130,11 +130,11 @@ class SqlRunStore(RunStore):
     def sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+    async def call(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run ``fn(cursor, *args)`` in one transaction in a worker thread, retrying outages."""
         return await anyio.to_thread.run_sync(self._call_sync, fn, args)
 
-    def _call_sync(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def _call_sync(self, fn: Callable[..., _T], args: tuple[Any, ...]) -> _T:
         deadline = time.monotonic() + self.retry_for
         delay = 0.05
         while True:

@@ -7,6 +7,7 @@ Without it they skip, except in CI (``CI=true``), where they fail.
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -76,3 +77,20 @@ def make_store_url(
 def store_url(make_store_url: Callable[[], str]) -> str:
     """The URL of a fresh, empty store."""
     return make_store_url()
+
+
+@pytest.fixture
+def postgres_store_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a fresh, empty PostgreSQL store (for tests of PostgreSQL only)."""
+    return _postgres_schema_url(require_postgres(), request)()
+
+
+def execute_raw(url: str, sql: str, params: tuple[object, ...] = ()) -> None:
+    """Run one statement on the database under a store URL, as another program would."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            conn.execute(sql, params)
+        conn.close()
+        return
+    with psycopg.connect(url, autocommit=True) as pg:
+        pg.execute(sql.replace("?", "%s"), params)

@@ -17,12 +17,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from flowkit.events import HumanResponseEvent
-from flowkit.store import RunStatus, RunStore, open_store
 from flowkit.durable import DurableRuns
+from flowkit.events import HumanResponseEvent
+from flowkit.store import RunStatus, RunStore
 
 from .apps import registry
-from .conftest import require_postgres
+from .conftest import execute_raw
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.durable.apps:registry"
@@ -149,3 +149,80 @@ async def test_four_workers_complete_every_answered_run_exactly_once(store_url: 
 
 async def _all(store: RunStore, status: RunStatus) -> bool:
     return await count(store, status) == COMPETING_RUNS
+
+
+async def test_torn_and_foreign_rows_do_not_stop_a_worker(store_url: str) -> None:
+    async with DurableRuns(registry, store_url) as runs:
+        good = (await runs.start("HumanInTheLoopWorkflow")).run_id
+        torn = (await runs.start("HumanInTheLoopWorkflow")).run_id
+        answered = (await runs.run("HumanInTheLoopWorkflow")).run_id
+        execute_raw(
+            store_url, "UPDATE flowkit_runs SET start_kwargs = '{\"a\": ' WHERE run_id = ?", (torn,)
+        )
+        execute_raw(
+            store_url,
+            "INSERT INTO flowkit_runs (run_id, workflow, status, created_at, updated_at) "
+            "VALUES ('alien', 'AlienFlow', 'running', 0, 0), ('odd', 'CountingFlow', 'odd', 0, 0)",
+        )
+        await runs.store.send(answered, {"type": "Mystery", "data": {}})
+        with workers(store_url, 1) as procs:
+            await eventually(lambda: _is(runs, good, RunStatus.WAITING))
+            await eventually(lambda: _is(runs, torn, RunStatus.FAILED))
+            await eventually(lambda: _is(runs, answered, RunStatus.FAILED))
+            assert procs[0].poll() is None
+            assert_stopped_cleanly(procs)
+        torn_record, answered_record = await runs.get(torn), await runs.get(answered)
+        assert (await runs.get("alien")).status is RunStatus.RUNNING  # not this app's: untouched
+    assert torn_record.error is not None
+    assert (
+        f"Run {torn!r} in the store cannot be read: its start arguments cannot be parsed as JSON"
+        in (torn_record.error)
+    )
+    assert answered_record.error is not None
+    assert answered_record.error.startswith(
+        "Inbox event 1 cannot be delivered: Event class 'Mystery' is not registered"
+    )
+
+
+async def test_a_restarted_postgres_server_costs_retries_not_runs(
+    postgres_store_url: str,
+) -> None:
+    data, binaries = (
+        os.environ.get("FLOWKIT_TEST_POSTGRES_DATA"),
+        os.environ.get("FLOWKIT_TEST_POSTGRES_BIN"),
+    )
+    if not data or not binaries:
+        if os.environ.get("CI") == "true":
+            pytest.fail("set FLOWKIT_TEST_POSTGRES_DATA and _BIN (.ci/postgres.sh does)")
+        pytest.skip("restarting PostgreSQL needs the cluster started by .ci/postgres.sh")
+    url, total = postgres_store_url, 30
+    async with DurableRuns(registry, url) as runs:
+        with workers(url, 2, lease=3.0) as procs:
+            ids = [(await runs.start("HumanInTheLoopWorkflow")).run_id for _ in range(total)]
+            await eventually(lambda: _count_is(runs.store, RunStatus.WAITING, total))
+            for n, run_id in enumerate(ids[: total // 2]):
+                await runs.send_event(run_id, HumanResponseEvent(response=str(n)))
+            await _pg_ctl(binaries, data, "stop", "-m", "fast")
+            try:
+                await anyio.sleep(3)  # the database is away for a few seconds
+            finally:
+                await anyio.run_process([str(ROOT / ".ci" / "postgres.sh")])
+            for n, run_id in enumerate(ids[total // 2 :], start=total // 2):
+                await runs.send_event(run_id, HumanResponseEvent(response=str(n)))
+            await eventually(lambda: _count_is(runs.store, RunStatus.COMPLETED, total), 90)
+            assert [p.poll() for p in procs] == [None, None]
+            assert_stopped_cleanly(procs)
+        records = await runs.list(limit=total)
+    assert {r.run_id: r.result for r in records} == {i: str(n) for n, i in enumerate(ids)}
+    assert {r.finish_count for r in records} == {1}
+
+
+async def _pg_ctl(binaries: str, data: str, *args: str) -> None:
+    command = [f"{binaries}/pg_ctl", "-D", data, "-w", *args]
+    if os.getuid() == 0:
+        command = ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(command)]
+    await anyio.run_process(command)
+
+
+async def _count_is(store: RunStore, status: RunStatus, expected: int) -> bool:
+    return await count(store, status) == expected

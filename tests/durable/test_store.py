@@ -68,12 +68,14 @@ async def test_torn_and_foreign_rows_are_clear_errors(tmp_path: Path) -> None:
     async with SQLiteRunStore(path) as store:
         with pytest.raises(CorruptRunError, match=r"^Run 'foreign' .* unknown status 'paused'"):
             await store.get("foreign")
-        with pytest.raises(CorruptRunError, match=r"^Run 'torn' .* its snapshot is not JSON"):
+        with pytest.raises(
+            CorruptRunError, match=r"^Run 'torn' .* its snapshot cannot be parsed as JSON"
+        ):
             await store.claim(30.0)
         # The torn run is failed, so no worker claims it again.
         record = await store.get("torn")
         assert record.status is RunStatus.FAILED
         assert record.error is not None
-        assert "snapshot is not JSON" in record.error
+        assert "snapshot cannot be parsed as JSON" in record.error
         assert await store.claim(30.0) is None
         assert json.loads(json.dumps(record.to_json()))["status"] == "failed"
