@@ -91,12 +91,16 @@ def _age(record: RunRecord) -> str:
     return f"{seconds}s"
 
 
+def _waiting_prompt(record: RunRecord) -> str:
+    return record.prompt or "" if record.status is RunStatus.WAITING else ""
+
+
 def print_runs(records: Sequence[RunRecord], *, as_json: bool, more: bool = False) -> None:
     """Print runs: a JSON array, a table on a terminal, or tab-separated lines in a pipe."""
     if as_json:
         print(json.dumps([r.to_json() for r in records]))
         return
-    rows = [(r.run_id, r.workflow, r.status.value, _age(r), r.prompt or "") for r in records]
+    rows = [(r.run_id, r.workflow, r.status.value, _age(r), _waiting_prompt(r)) for r in records]
     if not sys.stdout.isatty():
         for row in rows:
             print("\t".join(row))
