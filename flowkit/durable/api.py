@@ -76,19 +76,23 @@ class DurableRuns:
             UnknownWorkflowError: The app has no such workflow.
             TypeError: A keyword argument is not a JSON value.
         """
-        if workflow is None:
-            chosen = self.registry.default_workflow()
-        else:
-            chosen = self.registry.workflow(
-                workflow.workflow_name if isinstance(workflow, Workflow) else workflow
-            )
+        chosen = self._workflow(workflow)
         run_id = str(kwargs.pop("run_id", None) or uuid.uuid4())
         return await self.store.create(run_id, chosen.workflow_name, kwargs)
 
+    def _workflow(self, workflow: str | Workflow | None) -> Workflow:
+        if workflow is None:
+            return self.registry.default_workflow()
+        name = workflow.workflow_name if isinstance(workflow, Workflow) else workflow
+        return self.registry.workflow(name)
+
     async def run(self, workflow: str | Workflow | None = None, **kwargs: Any) -> RunRecord:
         """Start a run and drive it here until it finishes or parks; return its record."""
-        record = await self.start(workflow, **kwargs)
-        return await self.resume(record.run_id)
+        chosen = self._workflow(workflow)
+        run_id = str(kwargs.pop("run_id", None) or uuid.uuid4())
+        claim = await self.store.create_claimed(run_id, chosen.workflow_name, kwargs, self.lease)
+        outcome = await drive(self.store, self.registry, claim, self.lease)
+        return outcome if outcome is not None else await self.store.get(run_id)
 
     async def resume(self, run_id: str) -> RunRecord:
         """Drive the run here until it finishes or parks, if it has work and nobody owns it.
@@ -100,8 +104,6 @@ class DurableRuns:
             RunNotFoundError: No such run.
             UnknownWorkflowError: Its workflow is not in this app.
         """
-        record = await self.store.get(run_id)
-        self.registry.workflow(record.workflow)
         claim = await self.store.claim(self.lease, run_id=run_id)
         if claim is not None:
             outcome = await drive(self.store, self.registry, claim, self.lease)

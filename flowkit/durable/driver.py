@@ -119,12 +119,12 @@ class _Drive:
                 progress = await self.progress()
                 if progress is None:
                     continue
-                arrived = await self.store.park(self.run_id, self.claim.token, progress)
-                if arrived:
-                    await self.deliver(arrived)
+                parked = await self.store.park(self.run_id, self.claim.token, progress)
+                if isinstance(parked, tuple):
+                    await self.deliver(parked)
                     continue
                 await handler.cancel_run()
-                return await self.store.get(self.run_id)
+                return parked
             if isinstance(event, (InternalDispatchEvent, StopEvent)):
                 continue
             self.record(event)

@@ -167,6 +167,12 @@ class RunStore(abc.ABC):
         """Add a new run with status ``running``, to be started with the StartEvent ``start``."""
 
     @abc.abstractmethod
+    async def create_claimed(
+        self, run_id: str, workflow: str, start: Mapping[str, Any], lease: float
+    ) -> Claim:
+        """Add a new run as :meth:`create` does, already claimed by the caller for ``lease``."""
+
+    @abc.abstractmethod
     async def get(self, run_id: str) -> RunRecord:
         """The run with this id. Raises RunNotFoundError, CorruptRunError."""
 
@@ -214,9 +220,17 @@ class RunStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def park(self, run_id: str, token: str, progress: Progress) -> tuple[InboxEvent, ...]:
-        """Park the run (status ``waiting``, lease released) unless events arrived after
-        ``progress.inbox_cursor``: then keep the lease and return them. Raises LeaseLostError."""
+    async def park(
+        self, run_id: str, token: str, progress: Progress
+    ) -> RunRecord | tuple[InboxEvent, ...]:
+        """Park the run (status ``waiting``, lease released) and return its record, unless
+        events arrived after ``progress.inbox_cursor``: then keep the lease and return them.
+
+        A run whose cancel was requested is cancelled instead of parked.
+
+        Raises:
+            LeaseLostError: Another process owns the run now.
+        """
 
     @abc.abstractmethod
     async def finish(

@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from .base import Progress, RunStatus, RunStore
+from .base import Progress, RunRecord, RunStatus, RunStore
 from .errors import (
     LeaseLostError,
     RunFinishedError,
@@ -28,6 +28,7 @@ __all__ = [
     "StoreFactory",
     "check_cancel_and_delete",
     "check_claim_is_exclusive",
+    "check_create_claimed",
     "check_create_get_list",
     "check_expired_lease_is_taken_over",
     "check_park_send_resume",
@@ -114,8 +115,9 @@ async def check_park_send_resume(store: RunStore) -> None:
     await store.create(run_id, "Flow", {})
     claim = await store.claim(30.0)
     assert claim is not None
-    assert await store.park(run_id, claim.token, _progress()) == ()
+    parked = await store.park(run_id, claim.token, _progress())
     record = await store.get(run_id)
+    assert parked == record
     assert (record.status, record.prompt, record.owner) == (
         RunStatus.WAITING,
         "Enter a number: ",
@@ -130,6 +132,7 @@ async def check_park_send_resume(store: RunStore) -> None:
     assert [(i.number, dict(i.event)) for i in again.inbox] == [(1, _EVENT)]
     await store.send(run_id, {"type": "Other", "data": {}})
     arrived = await store.park(run_id, again.token, _progress(cursor=1))
+    assert isinstance(arrived, tuple)
     assert [i.number for i in arrived] == [2]
     inbox, cancel = await store.renew(run_id, again.token, 30.0, _progress(cursor=2), after=2)
     assert (inbox, cancel) == ((), False)
@@ -157,9 +160,21 @@ async def check_cancel_and_delete(store: RunStore) -> None:
     record = await store.cancel(owned)
     assert (record.status, record.cancel_requested) == (RunStatus.RUNNING, True)
     assert (await store.renew(owned, claim.token, 30.0, None))[1] is True
-    assert await store.park(owned, claim.token, _progress()) == ()
+    parked = await store.park(owned, claim.token, _progress())
     record = await store.get(owned)
+    assert parked == record
     assert (record.status, record.finish_count) == (RunStatus.CANCELLED, 1)
+
+
+async def check_create_claimed(store: RunStore) -> None:
+    """A run created claimed belongs to its creator until it parks it."""
+    run_id = _new_id()
+    claim = await store.create_claimed(run_id, "Flow", {"n": 2}, 30.0)
+    assert (claim.record.run_id, dict(claim.start), claim.snapshot) == (run_id, {"n": 2}, None)
+    assert await store.claim(30.0) is None
+    parked = await store.park(run_id, claim.token, _progress())
+    assert isinstance(parked, RunRecord)
+    assert (parked.status, parked.owner) == (RunStatus.WAITING, None)
 
 
 async def check_release(store: RunStore) -> None:
@@ -181,6 +196,7 @@ CHECKS: tuple[_Check, ...] = (
     check_expired_lease_is_taken_over,
     check_park_send_resume,
     check_cancel_and_delete,
+    check_create_claimed,
     check_release,
 )
 

@@ -239,6 +239,29 @@ class SqlRunStore(RunStore):
 
         return await self.call(create)
 
+    async def create_claimed(
+        self, run_id: str, workflow: str, start: Mapping[str, Any], lease: float
+    ) -> Claim:
+        text = json.dumps(dict(start))
+        token = uuid.uuid4().hex
+
+        def create(cur: Cursor) -> Claim:
+            now = time.time()
+            cur.execute(
+                self.sql(
+                    "INSERT INTO flowkit_runs (run_id, workflow, status, start_kwargs, owner, "
+                    "lease_until, claims, created_at, updated_at) "
+                    "VALUES (?, ?, 'running', ?, ?, ?, 1, ?, ?)"
+                ),
+                [run_id, workflow, text, token, now + lease, now, now],
+            )
+            record = RunRecord(
+                run_id, workflow, RunStatus.RUNNING, owner=token, created_at=now, updated_at=now
+            )
+            return Claim(record, token, dict(start), None, ())
+
+        return await self.call(create)
+
     async def get(self, run_id: str) -> RunRecord:
         return await self.call(self._select_record, run_id)
 
@@ -391,8 +414,10 @@ class SqlRunStore(RunStore):
 
         return await self.call(renew)
 
-    async def park(self, run_id: str, token: str, progress: Progress) -> tuple[InboxEvent, ...]:
-        def park(cur: Cursor) -> tuple[InboxEvent, ...]:
+    async def park(
+        self, run_id: str, token: str, progress: Progress
+    ) -> RunRecord | tuple[InboxEvent, ...]:
+        def park(cur: Cursor) -> RunRecord | tuple[InboxEvent, ...]:
             cur.execute(
                 self.sql(
                     "SELECT inbox_count, cancel_requested FROM flowkit_runs "
@@ -403,18 +428,28 @@ class SqlRunStore(RunStore):
             row = cur.fetchone()
             if row is None:
                 raise LeaseLostError(run_id)
-            self._write_progress(cur, run_id, token, progress)
             if int(row[0]) > progress.inbox_cursor:
+                self._write_progress(cur, run_id, token, progress)
                 return self._inbox_after(cur, run_id, progress.inbox_cursor)
             status, finished = ("cancelled", 1) if row[1] else ("waiting", 0)
             cur.execute(
                 self.sql(
-                    "UPDATE flowkit_runs SET status = ?, owner = NULL, lease_until = NULL, "
+                    "UPDATE flowkit_runs SET snapshot = ?, inbox_cursor = ?, events = ?, "
+                    "prompt = ?, updated_at = ?, status = ?, owner = NULL, lease_until = NULL, "
                     "finish_count = finish_count + ? WHERE run_id = ?"
                 ),
-                [status, finished, run_id],
+                [
+                    json.dumps(progress.snapshot),
+                    progress.inbox_cursor,
+                    json.dumps(list(progress.events), default=repr),
+                    progress.prompt,
+                    time.time(),
+                    status,
+                    finished,
+                    run_id,
+                ],
             )
-            return ()
+            return self._select_record(cur, run_id)
 
         return await self.call(park)
 
