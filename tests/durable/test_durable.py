@@ -197,3 +197,22 @@ async def test_streamed_events_and_start_arguments_are_kept(store_url: str) -> N
         record = await runs.run(n=[1, 2])
     assert record.result == {"n": [1, 2]}
     assert list(record.events) == [{"type": "Note", "data": {"text": "hello"}}]
+
+
+async def test_a_cancelled_worker_hands_its_runs_back_at_once(store_url: str) -> None:
+    global started
+    started = anyio.Event()
+    async with DurableRuns(BlockingFlow, store_url, lease=60) as runs:
+        run_id = (await runs.start()).run_id
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(runs.work)
+                await started.wait()
+                assert (await runs.get(run_id)).owner is not None
+                tg.cancel_scope.cancel()
+        record = await runs.get(run_id)
+        assert (record.status, record.owner) == (RunStatus.RUNNING, None)
+        # Released, not left to expire: another owner can claim it right away.
+        claim = await runs.store.claim(60, run_id=run_id)
+    assert claim is not None
+    assert claim.snapshot is not None  # checkpointed on the way out
