@@ -74,7 +74,7 @@ class _Drive:
     async def deliver(self, inbox: tuple[InboxEvent, ...]) -> None:
         assert self.handler is not None
         for item in inbox:
-            if item.number <= self.sent:
+            if item.number <= self.sent or self.handler.is_done():
                 continue
             try:
                 event = self.registry.decode_event(item.event)
