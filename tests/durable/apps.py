@@ -55,7 +55,7 @@ class CountingFlow(Workflow):
     async def start(self, ev: StartEvent) -> InputRequiredEvent:
         return InputRequiredEvent(prefix="Say something, or end: ")
 
-    @step
+    @step(num_workers=1)  # one at a time: the count is a read-modify-write of the store
     async def answer(self, ctx: Context, ev: HumanResponseEvent) -> StopEvent | None:
         count = await ctx.store.get("count", default=0) + 1
         await ctx.store.set("count", count)
