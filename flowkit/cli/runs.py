@@ -254,12 +254,14 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    async def main() -> None:
+    async def main() -> RunRecord:
         async with open_store(args.store) as store:
+            record = await store.get(args.run_id)
             await store.delete(args.run_id)
+            return record
 
-    run_async(main)
-    print(f"{args.run_id}\tdeleted")
+    record = run_async(main)
+    print(json.dumps(record.to_json()) if args.json else f"{record.run_id}\tdeleted")
     return 0
 
 
