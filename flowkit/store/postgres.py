@@ -16,7 +16,8 @@ from typing import Any
 import anyio.to_thread
 
 from .errors import StoreError
-from .sql import Cursor, SqlRunStore
+from .sql import SqlRunStore
+from .transactions import Cursor
 
 try:
     import psycopg

@@ -1,22 +1,18 @@
-"""The run store's logic in SQL, written once for SQLite and PostgreSQL.
+"""The run store's operations in SQL, written once for SQLite and PostgreSQL.
 
-Each public method runs one short transaction in a worker thread (``anyio.to_thread``), so
-the event loop never waits on the database. A subclass supplies the connection, the
-placeholder style, the row-lock clauses and which errors are worth retrying.
+Each method runs one short transaction in a worker thread (see ``transactions.py``), so the
+event loop never waits on the database. Writes of a run's owner name its lease token.
 """
 
 from __future__ import annotations
 
-import abc
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import anyio
-import anyio.to_thread
 
 from .base import FINISHED, Claim, InboxEvent, Progress, RunRecord, RunStatus, RunStore
 from .errors import (
@@ -25,199 +21,27 @@ from .errors import (
     RunFinishedError,
     RunNotFinishedError,
     RunNotFoundError,
-    StoreError,
-    StoreUnavailableError,
 )
-from .schema import MIGRATIONS, SCHEMA_VERSION
-
-__all__ = ["Cursor", "SqlRunStore"]
-
-_T = TypeVar("_T")
-
-_RECORD = (
-    "run_id, workflow, status, prompt, events, result, error, owner, cancel_requested, "
-    "created_at, updated_at, finish_count"
+from .transactions import (
+    RECORD_COLUMNS,
+    Cursor,
+    SqlTransactions,
+    dump_result,
+    load_column,
+    record_from_row,
 )
-_FINISHED_SQL = "('completed', 'failed', 'cancelled')"
+
+__all__ = ["SqlRunStore"]
 
 
-class Cursor(Protocol):
-    """The part of a DB-API cursor the store uses."""
-
-    @property
-    def rowcount(self) -> int: ...
-
-    def execute(self, sql: Any, params: Sequence[Any] = ..., /) -> Any: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-
-def _loads(run_id: str, what: str, text: Any) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise CorruptRunError(run_id, f"its {what} cannot be parsed as JSON ({exc})") from None
-
-
-def _record(row: Sequence[Any]) -> RunRecord:
-    run_id = str(row[0])
-    try:
-        status = RunStatus(row[2])
-    except ValueError:
-        raise CorruptRunError(run_id, f"unknown status {row[2]!r}") from None
-    events = _loads(run_id, "event list", row[4])
-    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-        raise CorruptRunError(run_id, "its event list is not a list of objects")
-    result = _loads(run_id, "result", row[5])
-    return RunRecord(
-        run_id=run_id,
-        workflow=str(row[1]),
-        status=status,
-        prompt=row[3],
-        events=tuple(events),
-        result=result["value"] if isinstance(result, dict) and "value" in result else None,
-        error=row[6],
-        owner=row[7],
-        cancel_requested=bool(row[8]),
-        created_at=float(row[9]),
-        updated_at=float(row[10]),
-        finish_count=int(row[11]),
-    )
-
-
-class SqlRunStore(RunStore):
+class SqlRunStore(SqlTransactions, RunStore):
     """A :class:`RunStore` over a SQL database reached through a DB-API driver.
 
     Args:
+        url: The store's URL (for messages).
         retry_for: How long (seconds) to keep retrying when the database is unreachable
             before raising ``StoreUnavailableError``.
     """
-
-    placeholder = "?"
-    lock_row = ""  # appended to a SELECT that precedes an UPDATE of the same row
-    skip_locked = ""  # appended to the SELECT that picks a run to claim
-
-    def __init__(self, url: str, *, retry_for: float = 30.0) -> None:
-        self.url = url
-        self.retry_for = retry_for
-        self._migrated = False
-
-    # -- what a database supplies ------------------------------------------------------
-
-    @abc.abstractmethod
-    def transaction(self) -> AbstractContextManager[Cursor]:
-        """A cursor in a write transaction, committed on success, rolled back on error."""
-
-    @abc.abstractmethod
-    def is_transient(self, exc: BaseException) -> bool:
-        """Whether ``exc`` means the database is (briefly) unreachable or busy: retry."""
-
-    def lock_schema(self, cur: Cursor) -> None:
-        """Keep two processes from migrating at once (inside the migration's transaction)."""
-
-    def notify(self, cur: Cursor) -> None:
-        """Tell waiting workers that a run has work (inside the transaction that gave it)."""
-
-    def close_sync(self) -> None:
-        """Close the connections (in a worker thread)."""
-
-    # -- plumbing ----------------------------------------------------------------------
-
-    def sql(self, text: str) -> str:
-        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
-
-    async def call(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run ``fn(cursor, *args)`` in one transaction in a worker thread, retrying outages."""
-        return await anyio.to_thread.run_sync(self._call_sync, fn, args)
-
-    def _call_sync(self, fn: Callable[..., _T], args: tuple[Any, ...]) -> _T:
-        deadline = time.monotonic() + self.retry_for
-        delay = 0.05
-        while True:
-            try:
-                if not self._migrated:
-                    self._migrate()
-                with self.transaction() as cur:
-                    return fn(cur, *args)
-            except StoreError:
-                raise
-            except Exception as exc:
-                if not self.is_transient(exc):
-                    raise StoreError(f"Run store {self.url}: {type(exc).__name__}: {exc}") from exc
-                if time.monotonic() >= deadline:
-                    raise StoreUnavailableError(
-                        f"Run store {self.url} is unreachable; retried for {self.retry_for:g} "
-                        f"seconds. Last error: {type(exc).__name__}: {exc}"
-                    ) from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-
-    def _migrate(self) -> None:
-        with self.transaction() as cur:
-            self.lock_schema(cur)
-            cur.execute("CREATE TABLE IF NOT EXISTS flowkit_schema (version INTEGER NOT NULL)")
-            cur.execute("SELECT version FROM flowkit_schema")
-            row = cur.fetchone()
-            version = 0 if row is None else int(row[0])
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"Run store {self.url} has schema version {version}, newer than this "
-                    f"flowkit knows ({SCHEMA_VERSION}). Upgrade flowkit in this process."
-                )
-            for statements in MIGRATIONS[version:]:
-                for statement in statements:
-                    cur.execute(statement)
-            if row is None:
-                cur.execute(self.sql("INSERT INTO flowkit_schema (version) VALUES (?)"), [0])
-            cur.execute(self.sql("UPDATE flowkit_schema SET version = ?"), [SCHEMA_VERSION])
-        self._migrated = True
-
-    def _select_record(self, cur: Cursor, run_id: str) -> RunRecord:
-        cur.execute(self.sql(f"SELECT {_RECORD} FROM flowkit_runs WHERE run_id = ?"), [run_id])
-        row = cur.fetchone()
-        if row is None:
-            raise RunNotFoundError(run_id)
-        return _record(row)
-
-    def _inbox_after(self, cur: Cursor, run_id: str, after: int) -> tuple[InboxEvent, ...]:
-        cur.execute(
-            self.sql(
-                "SELECT number, event FROM flowkit_inbox WHERE run_id = ? AND number > ? "
-                "ORDER BY number"
-            ),
-            [run_id, after],
-        )
-        events = []
-        for number, text in cur.fetchall():
-            event = _loads(run_id, f"inbox event {number}", text)
-            if not isinstance(event, dict):
-                raise CorruptRunError(run_id, f"inbox event {number} is not an object")
-            events.append(InboxEvent(int(number), event))
-        return tuple(events)
-
-    def _write_progress(self, cur: Cursor, run_id: str, token: str, p: Progress) -> int:
-        cur.execute(
-            self.sql(
-                "UPDATE flowkit_runs SET snapshot = ?, inbox_cursor = ?, events = ?, prompt = ?, "
-                "updated_at = ? WHERE run_id = ? AND owner = ? AND status = 'running'"
-            ),
-            [
-                json.dumps(p.snapshot),
-                p.inbox_cursor,
-                json.dumps(list(p.events), default=repr),
-                p.prompt,
-                time.time(),
-                run_id,
-                token,
-            ],
-        )
-        return cur.rowcount
-
-    # -- the interface -------------------------------------------------------------------
 
     async def aclose(self) -> None:
         await anyio.to_thread.run_sync(self.close_sync)
@@ -272,12 +96,12 @@ class SqlRunStore(RunStore):
             where, params = ("WHERE status = ?", [status.value]) if status else ("", [])
             cur.execute(
                 self.sql(
-                    f"SELECT {_RECORD} FROM flowkit_runs {where} "
+                    f"SELECT {RECORD_COLUMNS} FROM flowkit_runs {where} "
                     "ORDER BY created_at, run_id LIMIT ? OFFSET ?"
                 ),
                 [*params, limit, offset],
             )
-            return [_record(row) for row in cur.fetchall()]
+            return [record_from_row(row) for row in cur.fetchall()]
 
         return await self.call(select)
 
@@ -369,8 +193,8 @@ class SqlRunStore(RunStore):
             start_text, snapshot_text, cursor = cur.fetchone()
             try:
                 record = self._select_record(cur, chosen)
-                start = _loads(chosen, "start arguments", start_text)
-                snapshot = _loads(chosen, "snapshot", snapshot_text)
+                start = load_column(chosen, "start arguments", start_text)
+                snapshot = load_column(chosen, "snapshot", snapshot_text)
                 if not isinstance(start, dict) or not isinstance(snapshot, (dict, type(None))):
                     raise CorruptRunError(chosen, "its snapshot or start arguments are not objects")
                 inbox = self._inbox_after(cur, chosen, int(cursor))
@@ -465,7 +289,7 @@ class SqlRunStore(RunStore):
     ) -> RunRecord:
         if status not in FINISHED:
             raise ValueError(f"finish() takes a final status, not {status.value!r}")
-        result_text = None if status is not RunStatus.COMPLETED else _dump_result(result)
+        result_text = None if status is not RunStatus.COMPLETED else dump_result(result)
         events_text = json.dumps(list(events), default=repr)
 
         def finish(cur: Cursor) -> RunRecord:
@@ -543,11 +367,3 @@ class SqlRunStore(RunStore):
 
     async def wait_for_work(self, timeout: float) -> None:
         await anyio.sleep(timeout)
-
-
-def _dump_result(result: Any) -> str:
-    """The result as ``{"value": ...}``; a value JSON cannot hold is stored as its repr."""
-    try:
-        return json.dumps({"value": result})
-    except (TypeError, ValueError):
-        return json.dumps({"value": repr(result)})

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .sql import Cursor, SqlRunStore
+from .sql import SqlRunStore
+from .transactions import Cursor
 
 __all__ = ["SQLiteRunStore"]
 
