@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio.to_thread
 
@@ -27,6 +28,15 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     psycopg_pool = None  # type: ignore[assignment]  # checked with psycopg
 
 __all__ = ["PostgresRunStore"]
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
 
 _CHANNEL = "flowkit_runs"
 
@@ -53,7 +63,9 @@ class PostgresRunStore(SqlRunStore):
                 "The PostgreSQL run store needs psycopg. Install it with: "
                 "pip install 'flowkit[postgres]'"
             )
-        super().__init__(url, retry_for=retry_for)
+        # Messages and logs show the URL without its password.
+        super().__init__(_without_password(url), retry_for=retry_for)
+        self._conninfo = url
         self._pool = psycopg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -102,7 +114,7 @@ class PostgresRunStore(SqlRunStore):
         with self._listen_lock:
             try:
                 if self._listener is None or self._listener.closed:
-                    self._listener = psycopg.connect(self.url, autocommit=True)
+                    self._listener = psycopg.connect(self._conninfo, autocommit=True)
                     self._listener.execute(f"LISTEN {_CHANNEL}")
                 for _ in self._listener.notifies(timeout=timeout, stop_after=1):
                     pass

@@ -38,6 +38,7 @@ def test_urls_name_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(absolute, SQLiteRunStore)
     assert absolute.path == Path("/var/tmp/runs.db")
     assert isinstance(open_store("postgresql://u@localhost/db"), PostgresRunStore)
+    assert open_store("postgresql://u:secret@db:5432/x").url == "postgresql://u:***@db:5432/x"
     with pytest.raises(StoreError, match=r"^Unknown store URL 'mysql://x': use sqlite:///"):
         open_store("mysql://x")
     with pytest.raises(StoreError, match="names no file"):
