@@ -52,8 +52,10 @@ async def work(
     async def drive_one(claim_run_id: str, claim: Claim) -> None:
         nonlocal done, in_flight
         try:
-            if await drive(store, registry, claim, lease) is not None:
+            record = await drive(store, registry, claim, lease)
+            if record is not None:
                 done += 1
+                _logger.info("run %s (%s): %s", record.run_id, record.workflow, record.status.value)
         except StoreError as exc:
             _logger.error("run %s: %s", claim_run_id, exc)
         except Exception:
