@@ -19,7 +19,7 @@ import anyio
 from ..durable import DEFAULT_LEASE, DurableRuns, WorkflowRegistry
 from ..durable.registry import as_registry, encode_event
 from ..events import Event, HumanResponseEvent
-from ..store import RunRecord, RunStatus, StoreError, open_store
+from ..store import CorruptRunError, RunRecord, RunStatus, StoreError, open_store
 from .errors import CommandError
 from .loading import load_object
 
@@ -254,14 +254,20 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    async def main() -> RunRecord:
+    async def main() -> RunRecord | None:
         async with open_store(args.store) as store:
-            record = await store.get(args.run_id)
+            try:
+                record: RunRecord | None = await store.get(args.run_id)
+            except CorruptRunError:
+                record = None  # another program's row: deleted all the same
             await store.delete(args.run_id)
             return record
 
     record = run_async(main)
-    print(json.dumps(record.to_json()) if args.json else f"{record.run_id}\tdeleted")
+    if args.json:
+        print(json.dumps(record.to_json() if record else {"run_id": args.run_id}))
+    else:
+        print(f"{args.run_id}\tdeleted")
     return 0
 
 

@@ -257,7 +257,12 @@ class RunStore(abc.ABC):
 
     @abc.abstractmethod
     async def delete(self, run_id: str) -> None:
-        """Delete a finished run and its inbox. Raises RunNotFoundError, RunNotFinishedError."""
+        """Delete a finished run (or a row of unknown status) and its inbox.
+
+        Raises:
+            RunNotFoundError: No such run.
+            RunNotFinishedError: It is running or waiting: cancel it first.
+        """
 
     @abc.abstractmethod
     async def wait_for_work(self, timeout: float) -> None:

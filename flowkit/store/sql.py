@@ -357,9 +357,13 @@ class SqlRunStore(SqlTransactions, RunStore):
 
     async def delete(self, run_id: str) -> None:
         def delete(cur: Cursor) -> None:
-            record = self._select_record(cur, run_id)
-            if record.status not in FINISHED:
-                raise RunNotFinishedError(run_id, record.status.value)
+            cur.execute(self.sql("SELECT status FROM flowkit_runs WHERE run_id = ?"), [run_id])
+            row = cur.fetchone()
+            if row is None:
+                raise RunNotFoundError(run_id)
+            # A row with a status flowkit does not know (another program's) may be deleted.
+            if row[0] in (RunStatus.RUNNING.value, RunStatus.WAITING.value):
+                raise RunNotFinishedError(run_id, row[0])
             cur.execute(self.sql("DELETE FROM flowkit_inbox WHERE run_id = ?"), [run_id])
             cur.execute(self.sql("DELETE FROM flowkit_runs WHERE run_id = ?"), [run_id])
 

@@ -80,3 +80,9 @@ async def test_torn_and_foreign_rows_are_clear_errors(tmp_path: Path) -> None:
         assert "snapshot cannot be parsed as JSON" in record.error
         assert await store.claim(30.0) is None
         assert json.loads(json.dumps(record.to_json()))["status"] == "failed"
+        # Both can be deleted, so that listings work again.
+        with pytest.raises(CorruptRunError, match="'foreign'"):
+            await store.list()
+        await store.delete("foreign")
+        await store.delete("torn")
+        assert await store.list() == []
