@@ -3,13 +3,15 @@
 For each store, N runs of the seed workflow (asks for a number, returns the answer):
 
 * ``park``: start a run and drive it until it is parked (``DurableRuns.run``), per run;
-* ``resume``: answer a parked run by id and drive it to the end (``send_event`` + ``resume``),
-  per run: median and p99;
+* ``answer``: record an answer to a parked run by id (``send_event``), per run;
+* ``resume``: resume an answered run by id and drive it to the end (``resume``), per run:
+  median and p99;
 * ``workers``: N answered runs finished by 4 worker processes (``DurableRuns.work``): runs/s;
 * ``bytes``: bytes on disk per parked run (SQLite: the file; PostgreSQL: the tables).
 
 The floor does the same with the raw driver and nothing else: a park is one ``INSERT`` of the
-same snapshot JSON; a resume is one ``SELECT`` + one ``UPDATE`` in one transaction; a floor worker
+same snapshot JSON; an answer one ``UPDATE``; a resume is one ``SELECT`` + one ``UPDATE`` in
+one transaction; a floor worker
 claims with one ``SELECT`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) + one ``UPDATE``. Target:
 flowkit/floor <= 3. PostgreSQL needs ``--postgres URL`` or ``$FLOWKIT_TEST_POSTGRES_URL``;
 without one it is skipped with a message.
@@ -110,17 +112,18 @@ class Floor:
             )
         )
 
-    def resume(self, run_id: str, answer: str) -> None:
+    def answer(self, run_id: str, answer: str) -> None:
+        query = self.sql("UPDATE floor_runs SET status = 'answered', answer = ? WHERE run_id = ?")
+        self.tx(lambda cur: cur.execute(query, [answer, run_id]))
+
+    def resume(self, run_id: str) -> None:
         def resume(cur: Any) -> None:
             lock = " FOR UPDATE" if self.pg else ""
-            cur.execute(
-                self.sql(f"SELECT snapshot FROM floor_runs WHERE run_id = ?{lock}"), [run_id]
-            )
-            json.loads(cur.fetchone()[0])
-            cur.execute(
-                self.sql(FINISH),
-                [json.dumps(answer), run_id],
-            )
+            query = f"SELECT snapshot, answer FROM floor_runs WHERE run_id = ?{lock}"
+            cur.execute(self.sql(query), [run_id])
+            snapshot, answer = cur.fetchone()
+            json.loads(snapshot)
+            cur.execute(self.sql(FINISH), [json.dumps(answer), run_id])
 
         self.tx(resume)
 
@@ -191,10 +194,13 @@ async def measure_flowkit(url: str, n: int) -> dict[str, float]:
         ids = [(await runs.run()).run_id for _ in range(n)]
         out["park_us"] = (time.perf_counter() - start) / n * 1e6
         out["bytes"] = disk_bytes(url, ["flowkit_runs", "flowkit_inbox"]) / n
+        start = time.perf_counter()
+        for i, run_id in enumerate(ids):
+            await runs.send_event(run_id, HumanResponseEvent(response=str(i)))
+        out["answer_us"] = (time.perf_counter() - start) / n * 1e6
         samples = []
         for i, run_id in enumerate(ids):
             t0 = time.perf_counter()
-            await runs.send_event(run_id, HumanResponseEvent(response=str(i)))
             record = await runs.resume(run_id)
             samples.append(time.perf_counter() - t0)
             assert (record.status, record.result) == (RunStatus.COMPLETED, str(i)), record
@@ -221,10 +227,14 @@ async def measure_floor(url: str, n: int, snapshot: str) -> dict[str, float]:
         await anyio.to_thread.run_sync(floor.park, run_id, snapshot)
     out["park_us"] = (time.perf_counter() - start) / n * 1e6
     out["bytes"] = disk_bytes(url, ["floor_runs"]) / n
-    samples = []
+    start = time.perf_counter()
     for i, run_id in enumerate(ids):
+        await anyio.to_thread.run_sync(floor.answer, run_id, str(i))
+    out["answer_us"] = (time.perf_counter() - start) / n * 1e6
+    samples = []
+    for run_id in ids:
         t0 = time.perf_counter()
-        await anyio.to_thread.run_sync(floor.resume, run_id, str(i))
+        await anyio.to_thread.run_sync(floor.resume, run_id)
         samples.append(time.perf_counter() - t0)
     out["resume_median_us"] = statistics.median(samples) * 1e6
     out["resume_p99_us"] = p99(samples) * 1e6
@@ -318,6 +328,7 @@ def drop_postgres(url: str, base: str) -> None:
 
 METRICS = (
     ("park_us", "park one run", "µs", False),
+    ("answer_us", "record an answer by id", "µs", False),
     ("resume_median_us", "resume one by id, median", "µs", False),
     ("resume_p99_us", "resume one by id, p99", "µs", False),
     ("workers_runs_per_s", f"{WORKERS} worker processes", "runs/s", True),

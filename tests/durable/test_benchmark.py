@@ -33,6 +33,7 @@ def test_durable_benchmark_runs_at_a_small_size(tmp_path: Path) -> None:
         for impl in ("flowkit", "floor"):
             assert set(results[store][impl]) == {
                 "park_us",
+                "answer_us",
                 "resume_median_us",
                 "resume_p99_us",
                 "workers_runs_per_s",
