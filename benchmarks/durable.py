@@ -29,18 +29,18 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.to_thread
 import psycopg
 
+from benchmarks.durable_floor import Floor
 from flowkit import Workflow, step
 from flowkit.durable import DurableRuns
 from flowkit.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
-from flowkit.store import RunStatus, open_store
+from flowkit.store import RunStatus
 
 LIMIT = 3.0
 WORKERS = 4
@@ -54,113 +54,6 @@ class AskNumber(Workflow):
     @step
     async def answer(self, ev: HumanResponseEvent) -> StopEvent:
         return StopEvent(result=ev.response)
-
-
-# -- the floor: the raw driver ------------------------------------------------------------------
-
-FINISH = "UPDATE floor_runs SET status = 'completed', result = ?, snapshot = NULL WHERE run_id = ?"
-CLAIM = "SELECT run_id, snapshot, answer FROM floor_runs WHERE status = 'answered' LIMIT 1"
-FLOOR_TABLE = (
-    "CREATE TABLE IF NOT EXISTS floor_runs (run_id TEXT PRIMARY KEY, status TEXT NOT NULL, "
-    "snapshot TEXT, answer TEXT, result TEXT)"
-)
-
-
-class Floor:
-    """One connection; each call one transaction, as a hand-written durable queue would do."""
-
-    def __init__(self, url: str) -> None:
-        self.pg = not url.startswith("sqlite:///")
-        self.mark = "%s" if self.pg else "?"
-        self.conn: Any
-        if self.pg:
-            self.conn = psycopg.connect(url)
-        else:
-            self.conn = sqlite3.connect(
-                url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
-            )
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.tx(lambda cur: cur.execute(FLOOR_TABLE))
-
-    def tx(self, fn: Callable[[Any], Any]) -> Any:
-        if self.pg:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                return fn(cur)
-        cur = self.conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            out = fn(cur)
-        except BaseException:
-            self.conn.rollback()
-            raise
-        self.conn.commit()
-        return out
-
-    def sql(self, text: str) -> str:
-        return text.replace("?", self.mark)
-
-    def park(
-        self, run_id: str, snapshot: str, status: str = "waiting", answer: str | None = None
-    ) -> None:
-        self.tx(
-            lambda cur: cur.execute(
-                self.sql(
-                    "INSERT INTO floor_runs (run_id, status, snapshot, answer) VALUES (?, ?, ?, ?)"
-                ),
-                [run_id, status, snapshot, answer],
-            )
-        )
-
-    def answer(self, run_id: str, answer: str) -> None:
-        query = self.sql("UPDATE floor_runs SET status = 'answered', answer = ? WHERE run_id = ?")
-        self.tx(lambda cur: cur.execute(query, [answer, run_id]))
-
-    def resume(self, run_id: str) -> None:
-        def resume(cur: Any) -> None:
-            lock = " FOR UPDATE" if self.pg else ""
-            query = f"SELECT snapshot, answer FROM floor_runs WHERE run_id = ?{lock}"
-            cur.execute(self.sql(query), [run_id])
-            snapshot, answer = cur.fetchone()
-            json.loads(snapshot)
-            cur.execute(self.sql(FINISH), [json.dumps(answer), run_id])
-
-        self.tx(resume)
-
-    def work(self) -> int:
-        done = 0
-        lock = " FOR UPDATE SKIP LOCKED" if self.pg else ""
-
-        def one(cur: Any) -> bool:
-            cur.execute(CLAIM + lock)
-            row = cur.fetchone()
-            if row is None:
-                return False
-            json.loads(row[1])
-            cur.execute(
-                self.sql(FINISH),
-                [json.dumps(row[2]), row[0]],
-            )
-            return True
-
-        while self.tx(one):
-            done += 1
-        return done
-
-    def count(self, status: str) -> int:
-        return int(
-            self.tx(
-                lambda cur: (
-                    cur.execute(
-                        self.sql("SELECT count(*) FROM floor_runs WHERE status = ?"), [status]
-                    ),
-                    cur.fetchone()[0],
-                )[1]
-            )
-        )
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -294,10 +187,7 @@ def parked_snapshot(url: str) -> str:
     async def one() -> str:
         async with DurableRuns(AskNumber, url) as runs:
             run_id = (await runs.run()).run_id
-            claim = await runs.store.claim(1.0, run_id=run_id)
-            assert claim is None  # parked: nothing to claim
-        store = open_store(url)
-        del store
+            assert (await runs.get(run_id)).status is RunStatus.WAITING
         return run_id
 
     anyio.run(one)
