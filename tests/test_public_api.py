@@ -182,16 +182,16 @@ def defined_public_names(module: str) -> set[str]:
 
 
 def own_submodule_names(package: str) -> set[str]:
-    """What the submodules of a package of flowkit's own (not the incumbent's) define.
+    """What a package's submodules of flowkit's own (not the incumbent's) define.
 
-    flowkit's own capabilities (the CLI, drawing) are packages whose ``__init__`` gathers
-    the public names of their modules; the incumbent's modules re-export incumbent names only.
+    flowkit's own capabilities (the CLI, drawing, ``flowkit.testing.run_stores``) are modules
+    whose package ``__init__`` may gather their public names; names of the incumbent's modules
+    are re-exported only where the incumbent does.
     """
-    if package.removeprefix("flowkit").lstrip(".") in INCUMBENT_NAMES:
-        return set()
     names: set[str] = set()
     for module in public_modules():
-        if module.startswith(f"{package}."):
+        incumbent_module = module.removeprefix("flowkit").lstrip(".")
+        if module.startswith(f"{package}.") and incumbent_module not in INCUMBENT_NAMES:
             names |= defined_public_names(module)
     return names
 

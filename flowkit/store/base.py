@@ -3,7 +3,7 @@
 A store holds one row per durable run (its workflow's name, status, owner and lease, last
 snapshot, the events it streamed so far, its prompt, result or error) and an inbox of events
 sent to it. Stores differ only in the database under them (``sqlite.py``, ``postgres.py``);
-``flowkit.store.conformance`` checks that one behaves as this module says.
+``flowkit.testing`` checks that one behaves as this module says.
 """
 
 from __future__ import annotations

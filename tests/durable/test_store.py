@@ -18,7 +18,7 @@ from flowkit.store import (
     open_store,
     store_url,
 )
-from flowkit.store.conformance import check_run_store
+from flowkit.testing import check_run_store
 
 
 async def test_store_conforms(make_store_url: Callable[[], str]) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 
 import anyio
 
-from .base import Progress, RunRecord, RunStatus, RunStore
-from .errors import (
+from ..store.base import Progress, RunRecord, RunStatus, RunStore
+from ..store.errors import (
     LeaseLostError,
     RunFinishedError,
     RunNotFinishedError,
