@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -12,6 +13,9 @@ import anyio
 import anyio.lowlevel
 import attrs
 from anyio.abc import TaskGroup
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 from ..errors import (
     WorkflowCancelledByUser,
@@ -346,6 +350,8 @@ class Run:
             self._end_cancelled()  # a no-op if the run had ended already
             raise
         except BaseException as exc:  # a bug in flowkit: never leave the handler waiting
+            while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]  # the task group's wrapping says nothing
             error = WorkflowRuntimeError(
                 f"Internal error in flowkit, please file a bug report: {exc!r}"
             )
