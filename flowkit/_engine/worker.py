@@ -73,6 +73,9 @@ class StepHost(Protocol):
     def retrying(self, step: str) -> None:
         """``step`` is called again for the delivery it failed on."""
 
+    def on_idle(self) -> None:
+        """Nothing is queued or running: end the run if it can never go on."""
+
 
 @attrs.define(eq=False)
 class Execution:
