@@ -61,7 +61,11 @@ class Ledger:
         queue[delivery.id] = delivery
         self.pending += 1
         if self._open:
-            self._feed(step, delivery.id)
+            handoffs = self._handoffs.get(step)
+            if handoffs is None:
+                self._feed(step, delivery.id)
+            else:
+                handoffs.send.send_nowait(delivery.id)
         return delivery
 
     def queued(self, step: str) -> int:

@@ -95,17 +95,13 @@ class Run:
         self.crew = Crew(self, self.ledger, self.stream, self.new_event)
         self._accepts_outside_input = bool(graph.external_inputs)
         self.outcome: Outcome | None = None
+        self.ended = False  # outcome is not None, read on every step: a plain attribute
         self.expose_internal = False
         self.recoveries: dict[str, int] = {}
         self._run_scope: anyio.CancelScope | None = None
         self._last_step: str | None = None
         # A run exists from now on: a snapshot taken before its task starts resumes it.
         state.started = True
-
-    @property
-    def ended(self) -> bool:
-        """Whether the run has its outcome."""
-        return self.outcome is not None
 
     # -- routing -------------------------------------------------------------------
 
@@ -164,7 +160,8 @@ class Run:
     def deliver(self, step: StepRuntime, event: Event) -> None:
         """Queue ``event`` for ``step`` and make sure a worker will take it."""
         self.ledger.add(step.name, event)
-        self.crew.wake(step)
+        if step.alive < step.num_workers:  # else a worker of the step will take it
+            self.crew.wake(step)
 
     def emit(self, result: Event) -> None:
         """Route the event a step returned (``worker.StepHost``)."""
@@ -251,6 +248,7 @@ class Run:
         if self.outcome is not None:
             return
         self.outcome = outcome
+        self.ended = True
         self.ledger.end()
         if not isinstance(outcome.error, WorkflowCancelledByUser):
             self.state.finished = True

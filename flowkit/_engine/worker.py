@@ -46,10 +46,7 @@ class StepHost(Protocol):
 
     verbose: bool
     expose_internal: bool
-
-    @property
-    def ended(self) -> bool:
-        """Whether the run has an outcome already."""
+    ended: bool  # whether the run has its outcome already
 
     def write_internal(self, event: InternalDispatchEvent) -> None:
         """Stream an internal event if a reader asked for them."""
