@@ -86,9 +86,8 @@ class Ledger:
         return delivery
 
     def count_retry(self, step: str) -> None:
-        """Count one more call of ``step`` (a retry of the delivery it is running)."""
-        counts = self.state.counters.step_runs
-        counts[step] = counts.get(step, 0) + 1
+        """Count one more call of ``step`` (a retry: ``take`` counted its first call)."""
+        self.state.counters.step_runs[step] += 1
 
     def complete(self, delivery: Delivery) -> bool:
         """``delivery``'s step execution ended; True if the run is idle now."""
