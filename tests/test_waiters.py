@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from flowkit import Context, Workflow, step
+from flowkit.errors import WorkflowRuntimeError
 from flowkit.events import (
     Event,
     HumanResponseEvent,
@@ -199,3 +200,21 @@ async def test_a_completed_batch_leaves_the_buffer_and_the_rest_stays() -> None:
     workflow.gate.set()
     with anyio.fail_after(5):
         assert await handler == 1
+
+
+class AnsweredThenNothing(Workflow):
+    @step
+    async def ask(self, ctx: Context, ev: StartEvent) -> StopEvent | None:
+        await ctx.wait_for_event(HumanResponseEvent, timeout=None)
+        return None  # answered, and then nothing is left to do
+
+
+async def test_an_answered_wait_whose_step_ends_leaves_the_run_idle() -> None:
+    handler = AnsweredThenNothing().run()
+    await anyio.wait_all_tasks_blocked()
+    handler.ctx.send_event(HumanResponseEvent(response="ok"))
+    with (
+        anyio.fail_after(5),
+        pytest.raises(WorkflowRuntimeError, match="is idle and can never finish"),
+    ):
+        await handler
