@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-without-pydantic lint typecheck bench clean
+.PHONY: demo test test-without-pydantic lint typecheck bench mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,14 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks
 
+# Mutation testing of flowkit/_engine/ (not part of `make test`: it takes long; see
+# docs/mutation-testing.md). MUTATE= limits it to some mutants, e.g.
+# MUTATE='flowkit._engine.ledger*'.
+mutate: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[mutate]'
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 $(MUTATE)
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) $(NOPYDANTIC) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(NOPYDANTIC) .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants

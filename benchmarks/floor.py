@@ -177,6 +177,38 @@ async def trial_fanout(n: int, opts: TrialOptions) -> Trial:
     return Trial({"total": sw.seconds})
 
 
+# -- backlog --------------------------------------------------------------------------------
+
+
+async def trial_backlog(n: int, opts: TrialOptions) -> Trial:
+    """N lefts then N rights through one stream; a one-task step pairs them oldest first."""
+    with Stopwatch() as sw, _streams(2) as ((items, items_in), (out, out_in)):
+        lefts: deque[Item] = deque()
+        rights: deque[Item] = deque()
+        matched = 0
+
+        async def pair(ev: tuple[str, Item]) -> None:
+            nonlocal matched
+            kind, item = ev
+            (lefts if kind == "L" else rights).append(item)
+            if lefts and rights:
+                left, right = lefts.popleft(), rights.popleft()
+                matched += left.i == right.i
+                if left.i == n - 1:
+                    out.send_nowait(Stop(matched))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_step, items_in, pair)
+            for i in range(n):
+                items.send_nowait(("L", Item(i, n)))
+            for i in range(n):
+                items.send_nowait(("R", Item(i, n)))
+            stop = await out_in.receive()
+            tg.cancel_scope.cancel()
+    check(stop.result == n, f"backlog: {stop.result!r} of {n} pairs matched")
+    return Trial({"total": sw.seconds})
+
+
 # -- stream ---------------------------------------------------------------------------------
 
 
@@ -428,6 +460,7 @@ TRIALS: dict[str, TrialFn] = {
     "events": trial_events,
     "curve": trial_events,
     "fanout": trial_fanout,
+    "backlog": trial_backlog,
     "stream": trial_stream,
     "hitl": trial_hitl,
     "hitl_run": trial_hitl_run,

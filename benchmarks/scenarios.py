@@ -73,6 +73,16 @@ SCENARIOS: dict[str, Scenario] = {
             llama_quick=(20,),
         ),
         Scenario(
+            "backlog",
+            "pair",
+            "N Left events queue up, then N Right; a 1-worker step pairs them with "
+            "ctx.collect_events(ev, [Left, Right]): per-pair cost should stay flat",
+            sizes=(10_000,),
+            quick=(100,),
+            llama=(300,),
+            llama_quick=(20,),
+        ),
+        Scenario(
             "stream",
             "event",
             "N events through ctx.write_event_to_stream, read with handler.stream_events()",

@@ -79,6 +79,7 @@ class Flows:
     Chain: Any
     Events: Any
     Fanout: Any
+    Backlog: Any
     Stream: Any
     Hitl: Any
     HitlRun: Any
@@ -221,6 +222,39 @@ def build_flows(lib: Lib) -> Flows:
                 return None
             return StopEvent(result=[len(done), sum(d.i for d in done)])
 
+    # -- backlog: n Left events wait for their n Right partners ------------------------------
+    class BacklogStart(StartEvent):
+        n: int
+
+    class Left(Event):
+        i: int
+        n: int
+
+    class Right(Event):
+        i: int
+        n: int
+
+    class Backlog(Workflow):
+        @step
+        async def send(self, ctx: Context, ev: BacklogStart) -> Left | Right | None:
+            for i in range(ev.n):
+                ctx.send_event(Left(i=i, n=ev.n))
+            for i in range(ev.n):
+                ctx.send_event(Right(i=i, n=ev.n))
+            return None
+
+        @step(num_workers=1)
+        async def pair(self, ctx: Context, ev: Left | Right) -> StopEvent | None:
+            batch = ctx.collect_events(ev, [Left, Right])
+            if batch is None:
+                return None
+            left, right = batch
+            pairs = await ctx.store.get("pairs", default=0) + (left.i == right.i)
+            await ctx.store.set("pairs", pairs)
+            if left.i == ev.n - 1:
+                return StopEvent(result=pairs)
+            return None
+
     # -- stream: n events written to the stream, read by the caller --------------------------
     class StreamStart(StartEvent):
         n: int
@@ -329,6 +363,7 @@ def build_flows(lib: Lib) -> Flows:
         Chain=Chain,
         Events=Events,
         Fanout=Fanout,
+        Backlog=Backlog,
         Stream=Stream,
         Hitl=Hitl,
         HitlRun=HitlRun,
@@ -385,6 +420,15 @@ async def trial_fanout(flows: Flows, n: int, opts: TrialOptions) -> Trial:
     with Stopwatch() as sw:
         result = await wf.run(n=n)
     check(result == [n, n * (n - 1)], f"fanout: got {result!r}")
+    return Trial({"total": sw.seconds})
+
+
+async def trial_backlog(flows: Flows, n: int, opts: TrialOptions) -> Trial:
+    """One run: n Left events wait in a collect buffer for their n Right partners."""
+    wf = flows.Backlog(timeout=None)
+    with Stopwatch() as sw:
+        result = await wf.run(n=n)
+    check(result == n, f"backlog: {result!r} of {n} pairs matched oldest first")
     return Trial({"total": sw.seconds})
 
 
@@ -530,6 +574,7 @@ TRIALS = {
     "events": trial_events,
     "curve": trial_events,
     "fanout": trial_fanout,
+    "backlog": trial_backlog,
     "stream": trial_stream,
     "hitl": trial_hitl,
     "hitl_run": trial_hitl_run,

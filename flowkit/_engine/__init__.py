@@ -7,10 +7,11 @@ the snapshot converter per serializer, freezing and thawing. ``state.py`` holds 
 ``RunState``: the store, each step's queued and in-flight deliveries, waiters and
 unread stream events. ``ledger.py`` is its single owner: every delivery lives there
 once, keyed by id, and it counts the open work and decides idleness; each step's
-memory object stream only hands delivery ids to workers. ``run.py`` runs the run as
-one AnyIO task group: routing an event queues a delivery and wakes or starts one of
-that step's workers, and ``worker.py`` calls the step, retries it and hands back
-what it returned. Steps that pause go through ``waiters.py`` (``wait_for_event``)
+memory object stream only hands delivery ids to workers. ``run.py`` routes events
+and decides how the run ends; ``crew.py`` runs its worker tasks in one AnyIO task
+group (routing an event queues a delivery and wakes or starts one of that step's
+workers), and ``worker.py`` calls the step, retries it and hands back what it
+returned. Steps that pause go through ``waiters.py`` (``wait_for_event``)
 and ``collect.py`` (``collect_events`` buffers); ``slots.py`` limits concurrent runs;
 events for the caller go through ``stream.py``. Every change of ``RunState`` happens
 between two awaits, so ``freeze.py`` can freeze it at any moment with the converter

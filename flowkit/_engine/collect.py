@@ -1,16 +1,17 @@
-"""CollectBuffer: one ``collect_events`` buffer, indexed so that each call costs O(log n).
+"""CollectBuffer: one ``collect_events`` buffer, indexed so that a batch costs O(its size).
 
 The buffer's deliveries live in the RunState (``collected[key]``, by id), which is what a
 snapshot holds; this index over them is rebuilt from it after a restore. Unclaimed
-deliveries are kept in one heap of ids per event class, so the oldest (lowest id, the
-first routed) is found without sorting; claimed ones are listed by the id of the
-step execution that claimed them, so releasing a batch touches only the batch.
+deliveries are kept in one queue of ids per event class, oldest (lowest id, first
+routed) first: ids arrive in order unless several workers of the collecting step
+finish out of order, and only then is a queue sorted, once, when a batch is taken.
+Claimed deliveries are listed by the id of the step execution that claimed them, so
+releasing a batch touches only the batch.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 
 from ..events import Event
@@ -22,29 +23,29 @@ class CollectBuffer:
 
     def __init__(self, items: dict[int, Delivery]) -> None:
         self.items = items
-        self._heaps: dict[type[Event], list[int]] = {}
+        self._queues: dict[type[Event], deque[int]] = {}
+        self._unsorted: set[type[Event]] = set()
         self._unclaimed: dict[type[Event], int] = {}
         self._free = 0
         self._claims: dict[int, list[int]] = {}
-        for item in items.values():
-            self._index(item)
-
-    def _index(self, item: Delivery) -> None:
-        if item.claimed_by is None:
-            kind = type(item.event)
-            heap = self._heaps.get(kind)
-            if heap is None:
-                heap = self._heaps[kind] = []
-            heapq.heappush(heap, item.id)
-            self._unclaimed[kind] = self._unclaimed.get(kind, 0) + 1
-            self._free += 1
-        else:
-            self._claims.setdefault(item.claimed_by, []).append(item.id)
+        for item in list(items.values()):  # a restored buffer
+            if item.claimed_by is None:
+                self.add(item)
+            else:
+                self._claims.setdefault(item.claimed_by, []).append(item.id)
 
     def add(self, item: Delivery) -> None:
-        """Buffer ``item`` (an event that reached the collecting step)."""
+        """Buffer ``item`` (an unclaimed event that reached the collecting step)."""
         self.items[item.id] = item
-        self._index(item)
+        kind = type(item.event)
+        queue = self._queues.get(kind)
+        if queue is None:
+            queue = self._queues[kind] = deque()
+        elif queue and item.id < queue[-1]:
+            self._unsorted.add(kind)
+        queue.append(item.id)
+        self._unclaimed[kind] = self._unclaimed.get(kind, 0) + 1
+        self._free += 1
 
     def match(self, expected: Sequence[type[Event]], claimer: int) -> list[Delivery] | None:
         """Claim one unclaimed delivery per entry of ``expected``, oldest first, for ``claimer``.
@@ -60,10 +61,13 @@ class CollectBuffer:
                 return None
         taken: dict[type[Event], list[Delivery]] = {}
         for kind, count in needed.items():
-            heap = self._heaps[kind]
+            queue = self._queues[kind]
+            if kind in self._unsorted:
+                self._unsorted.discard(kind)
+                queue = self._queues[kind] = deque(sorted(queue))
             found: list[Delivery] = []
             while len(found) < count:
-                item = self.items.get(heapq.heappop(heap))
+                item = self.items.get(queue.popleft())
                 if item is not None and item.claimed_by is None:  # else removed meanwhile
                     found.append(item)
             found.reverse()  # popped from the end below: oldest first

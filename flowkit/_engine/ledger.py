@@ -61,7 +61,11 @@ class Ledger:
         queue[delivery.id] = delivery
         self.pending += 1
         if self._open:
-            self._feed(step, delivery.id)
+            handoffs = self._handoffs.get(step)
+            if handoffs is None:
+                self._feed(step, delivery.id)
+            else:
+                handoffs.send.send_nowait(delivery.id)
         return delivery
 
     def queued(self, step: str) -> int:
@@ -82,9 +86,8 @@ class Ledger:
         return delivery
 
     def count_retry(self, step: str) -> None:
-        """Count one more call of ``step`` (a retry of the delivery it is running)."""
-        counts = self.state.counters.step_runs
-        counts[step] = counts.get(step, 0) + 1
+        """Count one more call of ``step`` (a retry: ``take`` counted its first call)."""
+        self.state.counters.step_runs[step] += 1
 
     def complete(self, delivery: Delivery) -> bool:
         """``delivery``'s step execution ended; True if the run is idle now."""

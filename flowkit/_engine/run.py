@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 
 import anyio
-import anyio.lowlevel
 import attrs
-from anyio.abc import TaskGroup
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 from ..errors import (
     WorkflowCancelledByUser,
@@ -31,14 +33,14 @@ from ..events import (
     WorkflowIdleEvent,
     WorkflowTimedOutEvent,
 )
-from . import worker
+from .crew import Crew
 from .graph import StepGraph
 from .ledger import Ledger
 from .slots import RunSlots
 from .state import Delivery, RunState
 from .stream import EventStream
 from .waiters import Waiters
-from .worker import Execution, StepCall, StepRuntime, current_execution
+from .worker import StepCall, StepRuntime
 
 
 @attrs.define(eq=False)
@@ -90,28 +92,16 @@ class Run:
         self.waiters = Waiters(self.ledger, self.stream, self.new_event, self.on_idle)
         self.catch_error = catch_error
         self.steps = {name: StepRuntime(name, c, calls[name]) for name, c in graph.steps.items()}
-        # Set while a worker routes what its step returned: that worker may take the
-        # next step itself instead of starting a task for it (see _work).
-        self._returning = False
-        self._handoff: StepRuntime | None = None
-        # The run's own task works too: it waits here for a step whose events have no
-        # worker, which costs a wake-up instead of starting a task.
-        self._host_job: StepRuntime | None = None
-        self._host_wake: anyio.Event | None = None
+        self.crew = Crew(self, self.ledger, self.stream, self.new_event)
         self._accepts_outside_input = bool(graph.external_inputs)
         self.outcome: Outcome | None = None
+        self.ended = False  # outcome is not None, read on every step: a plain attribute
         self.expose_internal = False
         self.recoveries: dict[str, int] = {}
-        self._task_group: TaskGroup | None = None
         self._run_scope: anyio.CancelScope | None = None
         self._last_step: str | None = None
         # A run exists from now on: a snapshot taken before its task starts resumes it.
         state.started = True
-
-    @property
-    def ended(self) -> bool:
-        """Whether the run has its outcome."""
-        return self.outcome is not None
 
     # -- routing -------------------------------------------------------------------
 
@@ -170,28 +160,17 @@ class Run:
     def deliver(self, step: StepRuntime, event: Event) -> None:
         """Queue ``event`` for ``step`` and make sure a worker will take it."""
         self.ledger.add(step.name, event)
-        if step.alive < step.num_workers and self._task_group is not None:
-            step.alive += 1
-            if self._returning and self._handoff is None:
-                self._handoff = step
-            elif self._host_wake is not None and self._host_job is None:
-                self._host_job = step
-                self._host_wake.set()
-            else:
-                self._start_worker(step)
+        if step.alive < step.num_workers:  # else a worker of the step will take it
+            self.crew.wake(step)
 
     def emit(self, result: Event) -> None:
         """Route the event a step returned (``worker.StepHost``)."""
-        self._returning = True
+        crew = self.crew
+        crew.returning = True
         try:
             self.route(result)
         finally:
-            self._returning = False
-
-    def _start_worker(self, step: StepRuntime) -> None:
-        """Start a task that works on ``step``'s deliveries (``step.alive`` counts it already)."""
-        assert self._task_group is not None
-        self._task_group.start_soon(self._work, step, name=f"flowkit step {step.name}")
+            crew.returning = False
 
     def _unhandled(self, event: Event) -> None:
         if self.expose_internal:
@@ -269,13 +248,13 @@ class Run:
         if self.outcome is not None:
             return
         self.outcome = outcome
+        self.ended = True
         self.ledger.end()
         if not isinstance(outcome.error, WorkflowCancelledByUser):
             self.state.finished = True
         self.stream.write(outcome.event)
         self.stream.close()
-        if self._task_group is not None:
-            self._task_group.cancel_scope.cancel()
+        self.crew.cancel()
 
     def fail(
         self, step: str, error: BaseException, attempts: int | None, elapsed: float | None
@@ -346,6 +325,8 @@ class Run:
             self._end_cancelled()  # a no-op if the run had ended already
             raise
         except BaseException as exc:  # a bug in flowkit: never leave the handler waiting
+            while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]  # the task group's wrapping says nothing
             error = WorkflowRuntimeError(
                 f"Internal error in flowkit, please file a bug report: {exc!r}"
             )
@@ -355,7 +336,6 @@ class Run:
             if state.running_since is not None:
                 state.elapsed = state.elapsed_now(time.monotonic())
                 state.running_since = None
-            self._task_group = None
             self._run_scope = None
             self.ledger.close()
             if self.outcome is None:
@@ -379,83 +359,5 @@ class Run:
         remaining = math.inf if self.timeout is None else self.timeout - state.elapsed
         self.ledger.open()
         with anyio.move_on_after(remaining) as timer:
-            async with anyio.create_task_group() as task_group:
-                self._task_group = task_group
-                self._start_workers()
-                if self.outcome is None:
-                    await self._host()
+            await self.crew.work(self.steps)
         return timer.cancelled_caught
-
-    async def _host(self) -> None:
-        """Work on the steps handed to the run's own task, until the run is cancelled."""
-        while True:
-            step = self._host_job
-            if step is None:
-                self._host_wake = self.new_event()
-                await self._host_wake.wait()
-                continue
-            self._host_wake = None
-            self._host_job = None
-            await self._work(step)
-
-    def _start_workers(self) -> None:
-        for name, count in list(self.ledger.steps_with_work()):
-            step = self.steps[name]
-            for _ in range(min(count, step.num_workers) - step.alive):
-                step.alive += 1
-                if self._host_job is None:
-                    self._host_job = step
-                else:
-                    self._start_worker(step)
-        if self.ledger.pending == 0:
-            self.on_idle()
-
-    async def _work(self, step: StepRuntime) -> None:
-        """Work on ``step``'s deliveries until none is queued, then on a handed-off step.
-
-        A worker exits when its step has nothing queued, so an idle run holds no worker
-        task. When the step it just ran returned an event for a step that needs a
-        worker, it becomes that worker instead of starting a task: a chain of steps runs
-        in one task, with a checkpoint between steps so that other tasks and
-        cancellation get in.
-        """
-        ledger = self.ledger
-        stream = self.stream
-        first = True
-        execution: Execution | None = None
-        token = None
-        try:
-            while True:
-                if not ledger.queued(step.name):
-                    step.alive -= 1
-                    return
-                if not first:
-                    # Between two steps in one task: let the reader and other tasks in.
-                    # (Nothing is taken yet, so a snapshot or a cancellation loses nothing.)
-                    if stream.must_wait():
-                        await stream.wait_for_reader()
-                    await anyio.lowlevel.checkpoint()
-                first = False
-                delivery = None if self.outcome is not None else ledger.take(step.name)
-                if delivery is None:  # ended meanwhile, or another worker took the last one
-                    step.alive -= 1
-                    return
-                if execution is None:
-                    execution = Execution(delivery, time.monotonic())
-                    token = current_execution.set(execution)
-                else:
-                    execution.begin(delivery)
-                await worker.execute(self, step, delivery, execution)
-                handoff = self._handoff
-                if handoff is not None:
-                    self._handoff = None
-                    if handoff is step:  # a step that feeds itself: this worker goes on with it
-                        step.alive -= 1
-                    elif ledger.queued(step.name):
-                        self._start_worker(handoff)  # this step has more to do: keep on it
-                    else:
-                        step.alive -= 1
-                        step = handoff
-        finally:
-            if token is not None:
-                current_execution.reset(token)

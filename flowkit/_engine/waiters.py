@@ -78,7 +78,7 @@ class Waiters:
                 if ledger.pause(key, wake):
                     self._on_idle()
                 try:
-                    with anyio.fail_after(math_inf_if_none(timeout)):
+                    with anyio.fail_after(timeout):  # None: no limit
                         await wake.wait()
                 except TimeoutError:
                     raise TimeoutError(
@@ -98,8 +98,3 @@ class Waiters:
         delivery = _execution("collect_events").delivery
         key = buffer_id if buffer_id is not None else delivery.step
         return self._ledger.collect(key, delivery, event, expected)
-
-
-def math_inf_if_none(timeout: float | None) -> float:
-    """``timeout``, or infinity for None (``fail_after`` takes a float)."""
-    return float("inf") if timeout is None else timeout

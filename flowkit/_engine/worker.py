@@ -46,10 +46,7 @@ class StepHost(Protocol):
 
     verbose: bool
     expose_internal: bool
-
-    @property
-    def ended(self) -> bool:
-        """Whether the run has an outcome already."""
+    ended: bool  # whether the run has its outcome already
 
     def write_internal(self, event: InternalDispatchEvent) -> None:
         """Stream an internal event if a reader asked for them."""
@@ -72,6 +69,9 @@ class StepHost(Protocol):
 
     def retrying(self, step: str) -> None:
         """``step`` is called again for the delivery it failed on."""
+
+    def on_idle(self) -> None:
+        """Nothing is queued or running: end the run if it can never go on."""
 
 
 @attrs.define(eq=False)

@@ -1,0 +1,138 @@
+"""Crew: the worker tasks of one run: which step each works on, hand-offs, the run's own task.
+
+A worker exits when its step has nothing queued, so an idle run holds no worker task.
+A worker whose step returned an event for a step that needs a worker becomes that
+worker instead of starting a task, so a chain of steps runs in one task; the run's
+own task works too, on a step handed to it, which costs a wake-up instead of a task.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import anyio
+import anyio.lowlevel
+from anyio.abc import TaskGroup
+
+from . import worker
+from .ledger import Ledger
+from .stream import EventStream
+from .worker import Execution, StepHost, StepRuntime, current_execution
+
+
+class Crew:
+    """The task group of one run and who works on what in it."""
+
+    def __init__(
+        self, host: StepHost, ledger: Ledger, stream: EventStream, new_event: type[anyio.Event]
+    ) -> None:
+        self._host = host
+        self._ledger = ledger
+        self._stream = stream
+        self._new_event = new_event
+        # Set while a worker routes what its step returned: that worker may take the
+        # next step itself instead of starting a task for it (see _work).
+        self.returning = False
+        self._handoff: StepRuntime | None = None
+        self._host_job: StepRuntime | None = None
+        self._host_wake: anyio.Event | None = None
+        self._task_group: TaskGroup | None = None
+
+    def wake(self, step: StepRuntime) -> None:
+        """``step`` has a new delivery: make sure a worker will take it."""
+        if step.alive < step.num_workers and self._task_group is not None:
+            step.alive += 1
+            if self.returning and self._handoff is None:
+                self._handoff = step
+            elif self._host_wake is not None and self._host_job is None:
+                self._host_job = step
+                self._host_wake.set()
+            else:
+                self._start_worker(step)
+
+    def cancel(self) -> None:
+        """Cancel every worker task (the run ended)."""
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+
+    async def work(self, steps: Mapping[str, StepRuntime]) -> None:
+        """Run the workers in a task group until the run is cancelled."""
+        try:
+            async with anyio.create_task_group() as task_group:
+                self._task_group = task_group
+                for name, count in list(self._ledger.steps_with_work()):
+                    step = steps[name]
+                    for _ in range(min(count, step.num_workers) - step.alive):
+                        step.alive += 1
+                        if self._host_job is None:
+                            self._host_job = step
+                        else:
+                            self._start_worker(step)
+                if self._ledger.pending == 0:
+                    self._host.on_idle()
+                if not self._host.ended:
+                    await self._host_loop()
+        finally:
+            self._task_group = None
+
+    def _start_worker(self, step: StepRuntime) -> None:
+        """Start a task that works on ``step``'s deliveries (``step.alive`` counts it already)."""
+        assert self._task_group is not None
+        self._task_group.start_soon(self._work, step, name=f"flowkit step {step.name}")
+
+    async def _host_loop(self) -> None:
+        """Work on the steps handed to the run's own task, until the run is cancelled."""
+        while True:
+            step = self._host_job
+            if step is None:
+                self._host_wake = self._new_event()
+                await self._host_wake.wait()
+                continue
+            self._host_wake = None
+            self._host_job = None
+            await self._work(step)
+
+    async def _work(self, step: StepRuntime) -> None:
+        """Work on ``step``'s deliveries until none is queued, then on a handed-off step."""
+        ledger = self._ledger
+        stream = self._stream
+        host = self._host
+        first = True
+        execution: Execution | None = None
+        token = None
+        try:
+            while True:
+                if not ledger.queued(step.name):
+                    step.alive -= 1
+                    return
+                if not first:
+                    # Between two steps in one task: let the reader and other tasks in.
+                    # (Nothing is taken yet, so a snapshot or a cancellation loses nothing.)
+                    if stream.must_wait():
+                        await stream.wait_for_reader()
+                    await anyio.lowlevel.checkpoint()
+                first = False
+                delivery = None if host.ended else ledger.take(step.name)
+                if delivery is None:  # ended meanwhile, or another worker took the last one
+                    step.alive -= 1
+                    return
+                if execution is None:
+                    execution = Execution(delivery, time.monotonic())
+                    token = current_execution.set(execution)
+                else:
+                    execution.begin(delivery)
+                await worker.execute(host, step, delivery, execution)
+                handoff = self._handoff
+                if handoff is not None:
+                    self._handoff = None
+                    if handoff is step:  # a step that feeds itself: this worker goes on with it
+                        step.alive -= 1
+                    elif ledger.queued(step.name):
+                        self._start_worker(handoff)  # this step has more to do: keep on it
+                    else:
+                        step.alive -= 1
+                        step = handoff
+        finally:
+            if token is not None:
+                current_execution.reset(token)
