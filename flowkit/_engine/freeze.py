@@ -114,10 +114,10 @@ def thaw(data: Any, workflow: str, steps: set[str], converter: cattrs.Converter)
     """
     snapshot = read_snapshot(data, workflow, converter)
     check_consistency(snapshot, steps)
-    return _to_state(snapshot, steps)
+    return _to_state(snapshot)
 
 
-def _to_state(snapshot: Snapshot, steps: set[str]) -> RunState:
+def _to_state(snapshot: Snapshot) -> RunState:
     # read_snapshot and check_consistency checked the snapshot: it only needs copying.
     state = RunState(run_id=snapshot.run_id, store=snapshot.store)
     for delivery in snapshot.queued:
