@@ -504,6 +504,7 @@ def assert_consistent(data: dict[str, Any]) -> None:
     assert len(live) == len(data["queued"]) + len(data["in_progress"]), "duplicate ids"
     assert all(0 < i < data["next_id"] for i in live)
     for waiter in data["waiters"]:
+        assert waiter["delivery_id"] in live, f"stale waiter {waiter}"
         assert live[waiter["delivery_id"]]["step"] == waiter["step"], waiter
     for buffer in data["collected"].values():
         for item in buffer:

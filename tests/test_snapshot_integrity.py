@@ -450,6 +450,57 @@ async def test_well_typed_edge_values_are_accepted(where: list[str | int], value
     assert restored.to_dict()["elapsed"] == data["elapsed"]
 
 
+# --- versions -------------------------------------------------------------------------------------
+
+
+def as_version_1(v2: Any) -> Any:
+    """A version 2 snapshot as version 1 wrote it: the event tag under ``type``."""
+    if isinstance(v2, list):
+        return [as_version_1(item) for item in v2]
+    if not isinstance(v2, dict):
+        return v2
+    renamed = {
+        ("type" if key == "$type" else key): (value if key == "store" else as_version_1(value))
+        for key, value in v2.items()
+    }
+    return {**renamed, "version": 1} if "format" in v2 else renamed
+
+
+async def test_version_1_snapshots_are_read_and_frozen_again_as_version_2() -> None:
+    data = await mixed_snapshot()
+    v1 = as_version_1(data)
+    assert v1["queued"][0]["event"]["type"] == "Slow"
+
+    restored = Context.from_dict(MixedWorkflow(), v1)
+    assert restored.to_dict() == data
+    assert await resume(v1) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("version", "damage", "message", "path"),
+    [
+        (1, ["queued", 0, "event", "$type"], r"^Unexpected key '\$type' in a version 1 event at ",
+         "$.queued[0].event"),
+        (1, ["queued", 0, "event", "type"], r"^Unknown event tag 'Nope' at ", "$.queued[0].event"),
+        (2, ["queued", 0, "event", "type"], r"^Extra fields found \(type\) at ",
+         "$.queued[0].event"),
+        (3, None, r"^Unsupported snapshot version 3: this flowkit reads versions 1 and 2 at ",
+         "$.version"),
+        (0, None, r"^Unsupported snapshot version 0: ", "$.version"),
+    ],
+)  # fmt: skip
+async def test_each_version_is_read_with_its_own_tag_key(
+    version: int, damage: list[str | int] | None, message: str, path: str
+) -> None:
+    data = await mixed_snapshot()
+    bad = as_version_1(data) if version == 1 else {**data, "version": version}
+    if damage is not None:
+        _set(damage, "Nope")(bad)
+    with pytest.raises(ContextSerdeError, match=message) as caught:
+        Context.from_dict(MixedWorkflow(), bad)
+    assert caught.value.path == path
+
+
 # --- errors carry their path as data ----------------------------------------------------------
 
 

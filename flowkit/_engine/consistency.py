@@ -97,18 +97,27 @@ def _check_live(snapshot: Snapshot, steps: Collection[str]) -> dict[int, Deliver
     live: dict[int, Delivery] = {}
     next_id = snapshot.next_id
     for section, deliveries in (("queued", snapshot.queued), ("in_progress", snapshot.in_progress)):
+        # from_dict is timed on large snapshots: paths are built only for an error.
         for index, delivery in enumerate(deliveries):
-            path = f"$.{section}[{index}]"
-            _check_delivery(delivery, steps, next_id, path)
-            if delivery.id in live:
-                _refuse(f"Delivery id {delivery.id} is queued or in progress twice", path)
-            if delivery.claimed_by is not None and delivery.claimed_by != delivery.id:
+            did = delivery.id
+            claimed = delivery.claimed_by
+            if (
+                delivery.step not in steps
+                or not 0 < did < next_id
+                or delivery.attempts < 0
+                or did in live
+                or (claimed is not None and claimed != did)
+            ):
+                path = f"$.{section}[{index}]"
+                _check_delivery(delivery, steps, next_id, path)
+                if did in live:
+                    _refuse(f"Delivery id {did} is queued or in progress twice", path)
                 _refuse(
-                    f"Delivery {delivery.id} claims {delivery.claimed_by}; a queued or "
-                    "in-progress delivery claims only its own id",
+                    f"Delivery {did} claims {claimed}; a queued or in-progress delivery "
+                    "claims only its own id",
                     f"{path}.claimed_by",
                 )
-            live[delivery.id] = delivery
+            live[did] = delivery
     return live
 
 

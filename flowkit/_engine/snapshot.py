@@ -162,9 +162,11 @@ def _strict(kind: type, accepted: tuple[type, ...], name: str) -> Callable[[Any,
     """A structure hook taking only values whose type is in ``accepted``; no coercion."""
 
     def structure(value: Any, cl: Any) -> Any:
+        if value.__class__ is kind and cl is kind:  # the common case, first: it is hot
+            return value
         if type(value) in accepted:
-            # An IntEnum, a str subclass, ...: built from its base type's data.
-            return value if cl is kind and type(value) is kind else cl(value)
+            # An int for a float, an IntEnum, a str subclass: built from the data.
+            return cl(value)
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         raise ContextSerdeError(f"Expected {name}, found {json_type(value)} {shown}")
 

@@ -219,8 +219,11 @@ class Context(Generic[MODEL_T]):
 
         Raises:
             ContextSerdeError: ``data`` is not a valid snapshot of this workflow: an
-                unknown type tag, a missing or wrong-typed field, another workflow's or
-                another version's snapshot. The message says what and where.
+                unknown type tag, a missing or wrong-typed field (types are checked,
+                never coerced), parts that do not fit together (a waiter or buffered
+                event that refers to no delivery), another workflow's or another
+                version's snapshot. Its ``reason``, ``path`` and ``advice`` say what,
+                where and what to do.
         """
         blueprint = workflow._blueprint()
         state = blueprint.thaw(data, serializer)
