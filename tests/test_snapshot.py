@@ -236,7 +236,7 @@ async def test_to_dict_is_plain_json_data_holding_every_part_of_the_run() -> Non
     assert set(data) == SNAPSHOT_KEYS
     assert data["format"] == "flowkit.context"
     assert data["version"] == 2
-    assert data["workflow"] == "FixtureWorkflow"
+    assert data["workflow"] == "fixtures.fixture_workflow.FixtureWorkflow"
     assert data["run_id"] == RUN_ID
     assert data["is_running"] is True
     assert isinstance(data["elapsed"], float)
@@ -1415,7 +1415,8 @@ async def test_from_dict_refuses_a_snapshot_of_another_workflow() -> None:
     other = AskWorkflow()
     with pytest.raises(
         ContextSerdeError,
-        match=r"^This snapshot is of workflow 'QueueWorkflow', not 'AskWorkflow' at \$\.workflow\.",
+        match=r"^This snapshot is of workflow 'test_snapshot\.QueueWorkflow', "
+        r"not 'test_snapshot\.AskWorkflow' at \$\.workflow\.",
     ) as caught:
         Context.from_dict(other, data)
     assert caught.value.path == "$.workflow"
@@ -1673,8 +1674,12 @@ async def test_committed_snapshots_load_and_resume(version: int) -> None:
     again = restored.to_dict()
     assert again["version"] == 2
     expected = as_version_2(data) if version == 1 else data
-    assert {k: v for k, v in again.items() if k != "store"} == {
-        k: v for k, v in expected.items() if k != "store"
+    # The fixtures carry the older default name (the class's qualified name): they
+    # restore, and freeze again under the default name now (module and qualified name).
+    assert data["workflow"] == "FixtureWorkflow"
+    assert again["workflow"] == "fixtures.fixture_workflow.FixtureWorkflow"
+    assert {k: v for k, v in again.items() if k not in ("store", "workflow")} == {
+        k: v for k, v in expected.items() if k not in ("store", "workflow")
     }
 
     resumed = fresh.run(ctx=restored)

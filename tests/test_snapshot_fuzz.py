@@ -461,6 +461,10 @@ def freeze_again(ctx: Context[Any], restored_from: Any = None) -> None:
     json.dumps(data, allow_nan=False)
     if restored_from is not None:
         expected = as_version_2(restored_from) if restored_from["version"] == 1 else restored_from
+        if expected.get("workflow") == "FixtureWorkflow":
+            # The committed fixtures carry the older default name (the class's qualified
+            # name); they restore, and are frozen again under the module-qualified name.
+            expected = {**expected, "workflow": data["workflow"]}
         assert_kept(expected, data)
     assert_consistent(data)
 

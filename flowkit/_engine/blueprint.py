@@ -19,6 +19,7 @@ from ..errors import WorkflowRuntimeError, WorkflowValidationError
 from ..events import Event, StartEvent
 from . import freeze, snapshot
 from .graph import StepGraph, build_graph
+from .graph_checks import state_type
 from .registry import Registry
 from .run import Run, RunSettings
 from .signature import StepConfig
@@ -60,25 +61,45 @@ def added_step_names(cls: type) -> set[str]:
     return {name for klass in cls.__mro__ for name in vars(klass).get(ADDED_STEPS, {})}
 
 
-_graphs: weakref.WeakKeyDictionary[type, dict[bool, StepGraph]] = weakref.WeakKeyDictionary()
+def step_configs(cls: type) -> dict[str, StepConfig]:
+    """The StepConfig of every step of a workflow class, by step name."""
+    return {name: getattr(func, STEP_CONFIG) for name, func in step_functions(cls).items()}
 
 
-def graph_of(cls: type, validate: bool) -> StepGraph:
-    """The StepGraph of a workflow class, built once (``forget_graphs`` drops them all).
+# Per class: its graphs by (validated, checks skipped).
+_graphs: weakref.WeakKeyDictionary[type, dict[tuple[bool, frozenset[str]], StepGraph]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def graph_of(
+    cls: type, validate: bool, skip_graph_checks: frozenset[str] = frozenset()
+) -> StepGraph:
+    """The StepGraph of a workflow class, built once per skip set (``forget_graphs`` drops them).
 
     Raises:
         WorkflowValidationError: The graph or a step signature is invalid.
         WorkflowConfigurationError: No or several StartEvent or StopEvent classes.
+        ValueError: Steps name unrelated state types in ``Context[...]``.
     """
     per_class = _graphs.get(cls)
     if per_class is None:
         per_class = _graphs[cls] = {}
-    graph = per_class.get(validate)
+    key = (validate, skip_graph_checks)
+    graph = per_class.get(key)
     if graph is None:
-        configs: dict[str, StepConfig] = {
-            name: getattr(func, STEP_CONFIG) for name, func in step_functions(cls).items()
-        }
-        graph = per_class[validate] = build_graph(cls.__name__, configs, validate=validate)
+        configs = step_configs(cls)
+        step_skips = {n: c.skip_graph_checks for n, c in configs.items() if c.skip_graph_checks}
+        graph = build_graph(
+            cls.__name__,
+            configs,
+            validate=validate,
+            skip_graph_checks=skip_graph_checks,
+            step_skips=step_skips,
+        )
+        if validate:
+            state_type(graph.steps)  # unrelated state types fail validation
+        per_class[key] = graph
     return graph
 
 
@@ -124,6 +145,8 @@ class Blueprint:
     ) -> None:
         self.graph = graph
         self.name = name
+        # Another name whose snapshots this workflow restores (an older default name).
+        self.former_name: str | None = None
         self.settings = settings
         self.serializer = serializer
         self._default_store = default_store
@@ -191,23 +214,12 @@ class Blueprint:
 
     @functools.cached_property
     def state_type(self) -> type | None:
-        """The class steps name in ``Context[...]``, or None for the untyped store.
+        """The most derived class steps name in ``Context[...]``; None: the untyped store.
 
         Raises:
-            WorkflowValidationError: Steps name different state classes.
+            ValueError: Steps name unrelated state classes.
         """
-        types = {
-            c.context_state_type
-            for c in self.graph.steps.values()
-            if c.context_state_type is not None
-        }
-        if len(types) > 1:
-            names = ", ".join(sorted(t.__name__ for t in types))
-            raise WorkflowValidationError(
-                f"Steps use different state types in Context[...]: {names}. "
-                "A workflow has one state type; use the same one in every step."
-            )
-        return types.pop() if types else None
+        return state_type(self.graph.steps)
 
     def initial_store(self) -> Any:
         """The store a new run starts with.
@@ -257,6 +269,9 @@ class Blueprint:
         Raises:
             ContextSerdeError: ``data`` is not a valid snapshot of this workflow.
         """
+        former = self.former_name
+        if former is not None and isinstance(data, dict) and data.get("workflow") == former:
+            data = {**data, "workflow": self.name}
         return freeze.thaw(data, self.name, set(self.graph.steps), self.converter(serializer))
 
     def event_types(self) -> list[type[Event]]:

@@ -42,7 +42,7 @@ class Context(Generic[MODEL_T]):
         self._blueprint: Blueprint = workflow._blueprint()
         self._state = RunState(run_id=str(uuid.uuid4()), store=self._blueprint.initial_store())
         self._run: Run | None = None
-        self._store: InMemoryStateStore[MODEL_T] = InMemoryStateStore(self._state)
+        self._store: InMemoryStateStore[MODEL_T] = InMemoryStateStore.over(self._state)
 
     @classmethod
     def _restored(cls, blueprint: Blueprint, state: RunState) -> Context[Any]:
@@ -50,7 +50,7 @@ class Context(Generic[MODEL_T]):
         ctx._blueprint = blueprint
         ctx._state = state
         ctx._run = None
-        ctx._store = InMemoryStateStore(state)
+        ctx._store = InMemoryStateStore.over(state)
         return ctx
 
     def _begin_run(
@@ -75,7 +75,7 @@ class Context(Generic[MODEL_T]):
         first = None if resume else blueprint.start_event(start_event, kwargs)
         if not resume and self._state.started:  # a new run, the same store
             self._state = RunState(run_id=str(uuid.uuid4()), store=self._state.store)
-            self._store = InMemoryStateStore(self._state)
+            self._store = InMemoryStateStore.over(self._state)
         if run_id is not None:
             self._state.run_id = run_id
         self._blueprint = blueprint
