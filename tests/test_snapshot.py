@@ -611,17 +611,22 @@ class UnnamedWaiterWorkflow(Workflow):
         return StopEvent(result=answer.ok)
 
 
-async def test_waiter_for_an_unregistered_class_cannot_be_frozen() -> None:
-    # A snapshot names only classes of the workflow's registry: an event class no step
-    # signature names must be registered, and to_dict says so before writing anything.
+async def test_waiter_for_a_class_no_step_names_round_trips_unregistered() -> None:
+    # The run records the classes it waits for: the snapshot lists them, and a fresh
+    # instance finds them among the loaded Event subclasses.
     workflow = UnnamedWaiterWorkflow()
     handler = workflow.run()
     await anyio.wait_all_tasks_blocked()
-    with pytest.raises(ContextSerdeError, match=r"Event class Approval is not known") as caught:
-        handler.ctx.to_dict()
+    data = freeze(handler)
     await handler.cancel_run()
-    assert "workflow.serializer.register_type(Approval)" in str(caught.value)
-    assert caught.value.path == "$.waiters[0].event_type"
+    assert data["event_classes"] == {"test_snapshot.Approval": "test_snapshot:Approval"}
+    assert data["waiters"][0]["event_type"] == "test_snapshot.Approval"
+
+    fresh = UnnamedWaiterWorkflow()
+    resumed = fresh.run(ctx=Context.from_dict(fresh, data))
+    resumed.ctx.send_event(Approval(ok=True))
+    with anyio.fail_after(5):
+        assert await resumed is True
 
 
 async def test_waiter_for_a_registered_class_no_step_names_round_trips() -> None:
@@ -1897,9 +1902,10 @@ async def test_register_type_after_a_first_snapshot_is_picked_up() -> None:
     workflow = UnnamedWaiterWorkflow()
     handler = workflow.run()
     await anyio.wait_all_tasks_blocked()
-    with pytest.raises(ContextSerdeError, match=r"Event class Approval is not known"):
-        handler.ctx.to_dict()
+    first = handler.ctx.to_dict()
+    assert [w["event_type"] for w in first["waiters"]] == ["test_snapshot.Approval"]
     workflow.serializer.register_type(Approval)
     data = freeze(handler)
     await handler.cancel_run()
     assert [w["event_type"] for w in data["waiters"]] == ["Approval"]
+    assert "event_classes" not in data  # registered: the registry knows it now

@@ -643,6 +643,30 @@ def test_renamed_event_tags_never_import_and_restore_only_known_classes(
         json.dumps(frozen)
 
 
+LISTED_NAMES = [
+    # loaded Event subclasses (found), and names an importing loader would import
+    "fixtures.fixture_workflow:Job", "flowkit.events:StopEvent", "test_snapshot_fuzz:Token",
+    "wave:Error", "tabnanny:check", "mailbox:Mailbox", "subprocess_fake:Popen", "os:system",
+    "builtins:eval", "flowkit.events:Event", "fixtures.fixture_workflow:Nope", ":", "",
+]  # fmt: skip
+listed_entries = st.sampled_from(LISTED_NAMES).map(lambda n: (n.replace(":", ".", 1), n)) | (
+    st.tuples(st.sampled_from(INTERESTING_TAGS) | st.text(max_size=8), json_values)
+)
+
+
+@given(st.sampled_from(list(range(BASE_COUNT))), st.lists(listed_entries, max_size=3))
+def test_listed_event_classes_are_found_loaded_or_refused_never_imported(
+    index: int, entries: list[tuple[str, Any]]
+) -> None:
+    # A snapshot lists the event classes outside the workflow's registry under
+    # "event_classes"; restoring only looks among loaded Event subclasses.
+    base = bases()[index]
+    data = {**copy.deepcopy(base.data), "event_classes": dict(entries)}
+    restored = restore(base.make_workflow(), data)
+    if not isinstance(restored, ContextSerdeError):
+        freeze_again(restored)
+
+
 @pytest.mark.parametrize("shape", ["list", "dict", "tuple"])
 def test_what_from_dict_accepts_to_dict_can_freeze_again(shape: str) -> None:
     # Decoding and encoding recurse to different depths: a store value nested just

@@ -17,14 +17,18 @@ import cattrs
 
 from ..errors import WorkflowRuntimeError, WorkflowValidationError
 from ..events import Event, StartEvent
-from . import freeze, snapshot
+from . import event_classes, freeze, snapshot
 from .graph import StepGraph, build_graph
 from .graph_checks import state_type
 from .registry import Registry
+from .restore import check_header
 from .run import Run, RunSettings
 from .signature import StepConfig
 from .state import RunState
 from .worker import StepCall
+
+_EXTENDED_KEPT = 8
+"""How many converters for event classes outside the registry a blueprint keeps."""
 
 STEP_CONFIG = "_step_config"
 """The attribute ``@step`` sets on a function: its StepConfig."""
@@ -162,6 +166,9 @@ class Blueprint:
         self._converters: weakref.WeakKeyDictionary[
             Serializer, tuple[int, Registry, cattrs.Converter]
         ] = weakref.WeakKeyDictionary()
+        # Converters that also know event classes outside the registry, by serializer,
+        # its value type count and those classes (a few kept, oldest dropped first).
+        self._extended: dict[tuple[Serializer, int, tuple[type[Event], ...]], cattrs.Converter] = {}
 
     # -- runs ------------------------------------------------------------------------
 
@@ -240,8 +247,8 @@ class Blueprint:
 
     # -- snapshots -------------------------------------------------------------------
 
-    def converter(self, serializer: Serializer | None) -> cattrs.Converter:
-        """The snapshot converter for ``serializer`` (the workflow's own if None)."""
+    def _registry(self, serializer: Serializer | None) -> tuple[Registry, cattrs.Converter]:
+        """The registry and snapshot converter for ``serializer`` (the workflow's own if None)."""
         chosen = serializer if serializer is not None else self.serializer
         built_from = len(chosen.value_types)
         cached = self._converters.get(chosen)
@@ -253,7 +260,27 @@ class Blueprint:
                 registry, chosen.encode_unknown, chosen.decode_unknown, chosen.converter
             )
             cached = self._converters[chosen] = (built_from, registry, converter)
-        return cached[2]
+        return cached[1], cached[2]
+
+    def converter(
+        self, serializer: Serializer | None, extra: tuple[type[Event], ...] = ()
+    ) -> cattrs.Converter:
+        """The snapshot converter for ``serializer``, knowing the event classes ``extra`` too."""
+        registry, converter = self._registry(serializer)
+        if not extra:
+            return converter
+        chosen = serializer if serializer is not None else self.serializer
+        key = (chosen, len(chosen.value_types), extra)
+        found = self._extended.get(key)
+        if found is None:
+            extended = registry.with_events({event_classes.tag_of(k): k for k in extra})
+            found = snapshot.make_converter(
+                extended, chosen.encode_unknown, chosen.decode_unknown, chosen.converter
+            )
+            if len(self._extended) >= _EXTENDED_KEPT:
+                self._extended.pop(next(iter(self._extended)))
+            self._extended[key] = found
+        return found
 
     def freeze(self, state: RunState, serializer: Serializer | None) -> dict[str, Any]:
         """The snapshot dict of ``state``.
@@ -261,18 +288,30 @@ class Blueprint:
         Raises:
             ContextSerdeError: A value in the state cannot be stored as JSON.
         """
-        return freeze.freeze(state, self.name, self.converter(serializer))
+        extra: tuple[type[Event], ...] = ()
+        if state.used_events:
+            registry, _ = self._registry(serializer)
+            extra = event_classes.unregistered(state.used_events, registry.tags)
+        listed = event_classes.listing(extra)
+        return freeze.freeze(state, self.name, self.converter(serializer, extra), listed)
 
     def thaw(self, data: Any, serializer: Serializer | None) -> RunState:
         """The RunState a snapshot dict describes.
 
         Raises:
-            ContextSerdeError: ``data`` is not a valid snapshot of this workflow.
+            ContextSerdeError: ``data`` is not a valid snapshot of this workflow, or names
+                an event class that is not loaded.
         """
         former = self.former_name
         if former is not None and isinstance(data, dict) and data.get("workflow") == former:
             data = {**data, "workflow": self.name}
-        return freeze.thaw(data, self.name, set(self.graph.steps), self.converter(serializer))
+        check_header(data, self.name)
+        extra = event_classes.find_listed(data)
+        state = freeze.thaw(
+            data, self.name, set(self.graph.steps), self.converter(serializer, extra)
+        )
+        state.used_events.update(extra)
+        return state
 
     def event_types(self) -> list[type[Event]]:
         """Every event class the steps accept or return, by name."""

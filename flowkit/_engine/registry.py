@@ -115,6 +115,14 @@ class Registry:
             tags=tags,
         )
 
+    def with_events(self, extra: Mapping[str, type[Event]]) -> Registry:
+        """This registry and the event classes of ``extra``, under the tags it gives them."""
+        return Registry(
+            events={**self.events, **extra},
+            values=self.values,
+            tags={**self.tags, **{klass: tag for tag, klass in extra.items()}},
+        )
+
     def tag_of(self, klass: type) -> str:
         """The tag of a registered class.
 

@@ -49,6 +49,7 @@ from cattrs.strategies import configure_tagged_union
 from .. import errors as flowkit_errors
 from ..errors import ContextSerdeError
 from ..events import Event, UnreconstructedException
+from .models import configure_models
 from .registry import Registry
 from .state import Delivery, RunCounters, Waiter
 from .values import (
@@ -99,6 +100,7 @@ class Snapshot:
     waiters: list[Waiter]
     stream: list[Event]
     statistics: RunCounters = attrs.Factory(RunCounters)
+    event_classes: dict[str, str] = attrs.Factory(dict)
 
 
 def _unstructure_exception(exc: Exception) -> dict[str, str]:
@@ -197,6 +199,8 @@ def configure_converter(
     converter.register_structure_hook_func(lambda t: t is Any, lambda v, _: codec.decode(v))
     converter.register_unstructure_hook_func(lambda t: t is Exception, _unstructure_exception)
     converter.register_structure_hook_func(lambda t: t is Exception, _structure_exception)
+    # Fields typed with a pydantic model: before the union, whose members' hooks use it.
+    configure_models(converter)
 
     # The registry's event classes form a tagged union. The hooks for fields typed
     # ``Event`` are registered first, so that the union members' generated functions

@@ -114,6 +114,7 @@ class Context(Generic[MODEL_T]):
             ContextStateError: The context has no run.
         """
         self._live_run("send_event").send_event(message, step)
+        self._state.used_events.add(type(message))  # snapshots name classes beyond the steps'
 
     def write_event_to_stream(self, ev: Event | None) -> None:
         """Write ``ev`` to the run's event stream (``handler.stream_events()``); None is ignored.
@@ -123,6 +124,7 @@ class Context(Generic[MODEL_T]):
         """
         if ev is not None:
             self._live_run("write_event_to_stream").stream.write(ev)
+            self._state.used_events.add(type(ev))
 
     def collect_events(
         self, ev: Event, expected: Sequence[type[Event]], buffer_id: str | None = None
@@ -159,6 +161,10 @@ class Context(Generic[MODEL_T]):
             ContextStateError: Called outside a step.
         """
         run = self._live_run("wait_for_event")
+        used = self._state.used_events
+        used.add(event_type)
+        if waiter_event is not None:
+            used.add(type(waiter_event))
         return await run.waiters.wait_for_event(
             event_type, waiter_event, waiter_id, requirements, timeout
         )
