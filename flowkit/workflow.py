@@ -36,6 +36,15 @@ from .handler import WorkflowHandler
 __all__ = ["Workflow"]
 
 
+def _check_start_event(start_event: object) -> None:
+    if start_event is not None and not isinstance(start_event, StartEvent):
+        raise ValueError(
+            "The 'start_event' argument must be an instance of 'StartEvent'. "
+            f"Got {type(start_event).__name__}; pass an instance of the workflow's "
+            "StartEvent class, or pass its fields as keyword arguments to run()."
+        )
+
+
 class Workflow:
     """An event-driven workflow: subclass it and decorate async methods with ``@step``.
 
@@ -223,11 +232,14 @@ class Workflow:
             The handler: ``await`` it for the result, iterate ``stream_events()``.
 
         Raises:
+            ValueError: ``start_event`` is not a StartEvent (checked first).
             WorkflowValidationError: The workflow's steps are invalid.
-            WorkflowRuntimeError: The StartEvent cannot be built from ``kwargs``, or
-                ``run()`` was called outside asyncio or trio.
+            WorkflowRuntimeError: The StartEvent cannot be built from ``kwargs``, is not
+                of the workflow's StartEvent class, or ``run()`` was called outside
+                asyncio or trio.
             ContextStateError: ``ctx`` belongs to a run that is still running.
         """
+        _check_start_event(start_event)  # before the event-loop check, as the incumbent does
         backend.current_backend()  # fail before building anything when not in async code
         run, handler = self._prepare(ctx, start_event, kwargs)
         backend.start_detached(run.execute, name=f"flowkit run {self._workflow_name}")
@@ -255,6 +267,7 @@ class Workflow:
         Raises:
             The same errors as :meth:`run`.
         """
+        _check_start_event(start_event)
         run, handler = self._prepare(ctx, start_event, kwargs)
         try:
             async with anyio.create_task_group() as task_group:

@@ -179,6 +179,7 @@ class Blueprint:
             name: _make_call(func, graph.steps[name], ctx) for name, func in self.functions.items()
         }
         run = Run(graph, calls, state, self.settings, self._catch_handlers.__getitem__)
+        run.context_ref = weakref.ref(ctx)
         if first is not None:
             run.route(first)
         return run

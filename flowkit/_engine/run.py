@@ -105,6 +105,8 @@ class Run:
         self._task_group: TaskGroup | None = None
         self._run_scope: anyio.CancelScope | None = None
         self._last_step: str | None = None
+        # A weak reference to the Context its steps get (Context.get_step_context()).
+        self.context_ref: Callable[[], object] | None = None
         # A run exists from now on: a snapshot taken before its task starts resumes it.
         state.started = True
 
@@ -441,7 +443,7 @@ class Run:
                     step.alive -= 1
                     return
                 if execution is None:
-                    execution = Execution(delivery, time.monotonic())
+                    execution = Execution(delivery, time.monotonic(), context=self.context_ref)
                     token = current_execution.set(execution)
                 else:
                     execution.begin(delivery)

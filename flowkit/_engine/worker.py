@@ -87,6 +87,8 @@ class Execution:
     waits: int = 0
     last_error: Exception | None = None
     last_failed_at: datetime | None = None
+    # A weak reference to the run's Context, for Context.get_step_context().
+    context: Callable[[], object] | None = None
 
     def begin(self, delivery: Delivery) -> None:
         """Start running ``delivery``."""
