@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+import attrs
 import cattrs
 
 from ..errors import WorkflowRuntimeError, WorkflowValidationError
@@ -112,6 +113,15 @@ def forget_graphs() -> None:
     _graphs.clear()
 
 
+@attrs.define
+class _Built:
+    """What a blueprint built for one serializer: its registry, and its converter once used."""
+
+    value_types: int  # how many the serializer had: a later register_type builds anew
+    registry: Registry
+    converter: cattrs.Converter | None = None
+
+
 def _make_call(func: Callable[..., Any], config: StepConfig, ctx: object) -> StepCall:
     """A one-argument callable running the step on an event, with ``ctx`` filled in."""
     if config.positional == ("event",):
@@ -163,9 +173,9 @@ class Blueprint:
         self._catch_handlers = {name: self._find_catch_handler(name) for name in graph.steps}
         # Per serializer (held weakly, so a serializer made per call is not kept): how many
         # value types it had, and the registry and converter built from them.
-        self._converters: weakref.WeakKeyDictionary[
-            Serializer, tuple[int, Registry, cattrs.Converter]
-        ] = weakref.WeakKeyDictionary()
+        self._converters: weakref.WeakKeyDictionary[Serializer, _Built] = (
+            weakref.WeakKeyDictionary()
+        )
         # Converters that also know event classes outside the registry, by serializer,
         # its value type count and those classes (a few kept, oldest dropped first).
         self._extended: dict[tuple[Serializer, int, tuple[type[Event], ...]], cattrs.Converter] = {}
@@ -248,33 +258,38 @@ class Blueprint:
 
     # -- snapshots -------------------------------------------------------------------
 
-    def _registry(self, serializer: Serializer | None) -> tuple[Registry, cattrs.Converter]:
-        """The registry and snapshot converter for ``serializer`` (the workflow's own if None)."""
+    def _entry(self, serializer: Serializer | None) -> _Built:
+        """The registry (and converter, once built) for ``serializer``.
+
+        The converter is built on first use: a run whose snapshots need event classes
+        outside the registry uses only a converter that knows those too.
+        """
         chosen = serializer if serializer is not None else self.serializer
         built_from = len(chosen.value_types)
         cached = self._converters.get(chosen)
-        if cached is None or cached[0] != built_from:
+        if cached is None or cached.value_types != built_from:
             state_type = self.state_type
             values = [*chosen.value_types, *([state_type] if state_type else [])]
             registry = Registry.build(self.graph.event_types(), values)
-            converter = snapshot.make_converter(
-                registry, chosen.encode_unknown, chosen.decode_unknown, chosen.converter
-            )
-            cached = self._converters[chosen] = (built_from, registry, converter)
-        return cached[1], cached[2]
+            cached = self._converters[chosen] = _Built(built_from, registry)
+        return cached
 
     def converter(
         self, serializer: Serializer | None, extra: tuple[type[Event], ...] = ()
     ) -> cattrs.Converter:
         """The snapshot converter for ``serializer``, knowing the event classes ``extra`` too."""
-        registry, converter = self._registry(serializer)
-        if not extra:
-            return converter
         chosen = serializer if serializer is not None else self.serializer
-        key = (chosen, len(chosen.value_types), extra)
+        entry = self._entry(chosen)
+        if not extra:
+            if entry.converter is None:
+                entry.converter = snapshot.make_converter(
+                    entry.registry, chosen.encode_unknown, chosen.decode_unknown, chosen.converter
+                )
+            return entry.converter
+        key = (chosen, entry.value_types, extra)
         found = self._extended.get(key)
         if found is None:
-            extended = registry.with_events({event_classes.tag_of(k): k for k in extra})
+            extended = entry.registry.with_events({event_classes.tag_of(k): k for k in extra})
             found = snapshot.make_converter(
                 extended, chosen.encode_unknown, chosen.decode_unknown, chosen.converter
             )
@@ -291,8 +306,8 @@ class Blueprint:
         """
         extra: tuple[type[Event], ...] = ()
         if state.used_events:
-            registry, _ = self._registry(serializer)
-            extra = event_classes.unregistered(state.used_events, registry.tags)
+            known = self._entry(serializer).registry.tags
+            extra = event_classes.unregistered(state.used_events, known)
         listed = event_classes.listing(extra)
         return freeze.freeze(state, self.name, self.converter(serializer, extra), listed)
 
