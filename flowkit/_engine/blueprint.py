@@ -2,8 +2,8 @@
 
 The step graph (cached per class until ``add_step`` changes a class), the step
 callables bound to the instance, the @catch_error lookup, the state type and initial
-store, the registry and snapshot converter per serializer, and freezing and thawing
-a run's state. ``Workflow`` is a thin face over it; ``Context`` holds one.
+store, and (through its SnapshotCodec) freezing and thawing a run's state.
+``Workflow`` is a thin face over it; ``Context`` holds one.
 """
 
 from __future__ import annotations
@@ -13,41 +13,20 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-import attrs
-import cattrs
-
 from ..errors import WorkflowRuntimeError, WorkflowValidationError
 from ..events import Event, StartEvent
-from . import event_classes, freeze, snapshot
 from .graph import StepGraph, build_graph
 from .graph_checks import state_type
-from .registry import Registry
-from .restore import check_header
 from .run import Run, RunSettings
 from .signature import StepConfig
+from .snapshot_codec import Serializer, SnapshotCodec
 from .state import RunState
 from .worker import StepCall
-
-_EXTENDED_KEPT = 8
-"""How many converters for event classes outside the registry a blueprint keeps."""
 
 STEP_CONFIG = "_step_config"
 """The attribute ``@step`` sets on a function: its StepConfig."""
 ADDED_STEPS = "_added_steps"
 """The class attribute holding a workflow class's steps added with ``add_step``."""
-
-
-class Serializer(Protocol):
-    """What a blueprint reads of a serializer (``flowkit.context.serializers``)."""
-
-    converter: cattrs.Converter
-    value_types: list[type]
-
-    def encode_unknown(self, value: Any) -> Any:
-        """Store a value of a type nothing else knows."""
-
-    def decode_unknown(self, data: dict[str, Any]) -> Any:
-        """Restore a value stored by ``encode_unknown``."""
 
 
 def step_functions(cls: type) -> dict[str, Callable[..., Any]]:
@@ -113,15 +92,6 @@ def forget_graphs() -> None:
     _graphs.clear()
 
 
-@attrs.define
-class _Built:
-    """What a blueprint built for one serializer: its registry, and its converter once used."""
-
-    value_types: int  # how many the serializer had: a later register_type builds anew
-    registry: Registry
-    converter: cattrs.Converter | None = None
-
-
 def _make_call(func: Callable[..., Any], config: StepConfig, ctx: object) -> StepCall:
     """A one-argument callable running the step on an event, with ``ctx`` filled in."""
     if config.positional == ("event",):
@@ -171,14 +141,6 @@ class Blueprint:
             if name in graph.steps
         }
         self._catch_handlers = {name: self._find_catch_handler(name) for name in graph.steps}
-        # Per serializer (held weakly, so a serializer made per call is not kept): how many
-        # value types it had, and the registry and converter built from them.
-        self._converters: weakref.WeakKeyDictionary[Serializer, _Built] = (
-            weakref.WeakKeyDictionary()
-        )
-        # Converters that also know event classes outside the registry, by serializer,
-        # its value type count and those classes (a few kept, oldest dropped first).
-        self._extended: dict[tuple[Serializer, int, tuple[type[Event], ...]], cattrs.Converter] = {}
 
     # -- runs ------------------------------------------------------------------------
 
@@ -258,45 +220,12 @@ class Blueprint:
 
     # -- snapshots -------------------------------------------------------------------
 
-    def _entry(self, serializer: Serializer | None) -> _Built:
-        """The registry (and converter, once built) for ``serializer``.
-
-        The converter is built on first use: a run whose snapshots need event classes
-        outside the registry uses only a converter that knows those too.
-        """
-        chosen = serializer if serializer is not None else self.serializer
-        built_from = len(chosen.value_types)
-        cached = self._converters.get(chosen)
-        if cached is None or cached.value_types != built_from:
-            state_type = self.state_type
-            values = [*chosen.value_types, *([state_type] if state_type else [])]
-            registry = Registry.build(self.graph.event_types(), values)
-            cached = self._converters[chosen] = _Built(built_from, registry)
-        return cached
-
-    def converter(
-        self, serializer: Serializer | None, extra: tuple[type[Event], ...] = ()
-    ) -> cattrs.Converter:
-        """The snapshot converter for ``serializer``, knowing the event classes ``extra`` too."""
-        chosen = serializer if serializer is not None else self.serializer
-        entry = self._entry(chosen)
-        if not extra:
-            if entry.converter is None:
-                entry.converter = snapshot.make_converter(
-                    entry.registry, chosen.encode_unknown, chosen.decode_unknown, chosen.converter
-                )
-            return entry.converter
-        key = (chosen, entry.value_types, extra)
-        found = self._extended.get(key)
-        if found is None:
-            extended = entry.registry.with_events({event_classes.tag_of(k): k for k in extra})
-            found = snapshot.make_converter(
-                extended, chosen.encode_unknown, chosen.decode_unknown, chosen.converter
-            )
-            if len(self._extended) >= _EXTENDED_KEPT:
-                self._extended.pop(next(iter(self._extended)))
-            self._extended[key] = found
-        return found
+    @functools.cached_property
+    def snapshots(self) -> SnapshotCodec:
+        """Freezes and thaws this instance's runs."""
+        return SnapshotCodec(
+            self.name, self.graph, self.serializer, self.state_type, self.former_name
+        )
 
     def freeze(self, state: RunState, serializer: Serializer | None) -> dict[str, Any]:
         """The snapshot dict of ``state``.
@@ -304,12 +233,7 @@ class Blueprint:
         Raises:
             ContextSerdeError: A value in the state cannot be stored as JSON.
         """
-        extra: tuple[type[Event], ...] = ()
-        if state.used_events:
-            known = self._entry(serializer).registry.tags
-            extra = event_classes.unregistered(state.used_events, known)
-        listed = event_classes.listing(extra)
-        return freeze.freeze(state, self.name, self.converter(serializer, extra), listed)
+        return self.snapshots.freeze(state, serializer)
 
     def thaw(self, data: Any, serializer: Serializer | None) -> RunState:
         """The RunState a snapshot dict describes.
@@ -318,16 +242,7 @@ class Blueprint:
             ContextSerdeError: ``data`` is not a valid snapshot of this workflow, or names
                 an event class that is not loaded.
         """
-        former = self.former_name
-        if former is not None and isinstance(data, dict) and data.get("workflow") == former:
-            data = {**data, "workflow": self.name}
-        check_header(data, self.name)
-        extra = event_classes.find_listed(data)
-        state = freeze.thaw(
-            data, self.name, set(self.graph.steps), self.converter(serializer, extra)
-        )
-        state.used_events.update(extra)
-        return state
+        return self.snapshots.thaw(data, serializer)
 
     def event_types(self) -> list[type[Event]]:
         """Every event class the steps accept or return, by name."""
