@@ -133,8 +133,9 @@ class InMemoryStateStore(Generic[MODEL_T]):
     @classmethod
     def over(cls, cell: StateCell) -> Self:
         """A store whose state lives in ``cell.store`` (the engine's run state)."""
-        store = cls()
+        store = cls.__new__(cls)  # one per run: skip making a state only to replace it
         store._run_state = cell
+        store._lock = None
         return store
 
     @property
