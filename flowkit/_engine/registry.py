@@ -51,8 +51,10 @@ class UnregisteredClassError(UnstorableValueError):
         name = value_type.__qualname__
         self.reason = (
             f"Event class {name} is not known to the workflow: only the event classes its "
-            f"steps accept or return, and those registered, can be stored. Name {name} in a "
-            f"step signature, or register it with workflow.serializer.register_type({name})"
+            "steps accept or return, those registered, and those that entered the run through "
+            "its context (sent, waited for, prompts, streamed) can be stored. Name "
+            f"{name} in a step signature, or register it with "
+            f"workflow.serializer.register_type({name})"
         )
         self.args = (self.reason,)
 
