@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
 
+from ._engine.graph_checks import StepGraphCheck, check_step_skip_names
 from ._engine.signature import StepConfig, StepFunction, read_step_signature
 from .errors import WorkflowValidationError
 from .events import StepFailedEvent
@@ -78,6 +79,7 @@ def step(
     num_workers: int = 4,
     retry_policy: RetryPolicy | None = None,
     accept_event_subclasses: bool = False,
+    skip_graph_checks: list[StepGraphCheck] | None = None,
 ) -> Callable[[_F], _F]: ...
 
 
@@ -89,6 +91,7 @@ def step(
     num_workers: int = 4,
     retry_policy: RetryPolicy | None = None,
     accept_event_subclasses: bool = False,
+    skip_graph_checks: list[StepGraphCheck] | None = None,
 ) -> _F | Callable[[_F], _F]:
     """Mark an async method (or a free function) as a workflow step.
 
@@ -102,13 +105,17 @@ def step(
         num_workers: How many executions of this step may run at once.
         retry_policy: Decides whether, and after how long, a failing step runs again.
         accept_event_subclasses: Also receive subclasses of the accepted event types.
+        skip_graph_checks: Graph checks this step is exempt from: ``"reachability"``
+            (nothing needs to reach it) and ``"dead_end"`` (it need not lead to a
+            StopEvent or InputRequiredEvent).
 
     Returns:
         The function itself, with its StepConfig recorded on it.
 
     Raises:
         WorkflowValidationError: The signature is invalid, ``num_workers`` is not an
-            int >= 1, or a free function is given without ``workflow=``.
+            int >= 1, ``skip_graph_checks`` names an unknown check, or a free function
+            is given without ``workflow=``.
     """
     namespace = _caller_namespace(2)
 
@@ -120,6 +127,9 @@ def step(
             accept_event_subclasses=accept_event_subclasses,
             localns=namespace,
         )
+        if skip_graph_checks:
+            skipped = check_step_skip_names(skip_graph_checks, inner.__name__)
+            config = attrs.evolve(config, skip_graph_checks=skipped)
         return _attach(inner, config, workflow)
 
     return decorator(func) if func is not None else decorator

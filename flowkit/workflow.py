@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
@@ -18,8 +18,11 @@ from ._engine.blueprint import (
     Blueprint,
     forget_graphs,
     graph_of,
+    step_configs,
     step_functions,
 )
+from ._engine.graph import start_event_class, stop_event_class
+from ._engine.graph_checks import GraphCheck, check_skip_names
 from ._engine.run import Run, RunSettings
 from ._engine.slots import RunSlots
 from ._engine.stream import DEFAULT_HIGH_WATER
@@ -33,6 +36,15 @@ from .handler import WorkflowHandler
 __all__ = ["Workflow"]
 
 
+def _check_start_event(start_event: object) -> None:
+    if start_event is not None and not isinstance(start_event, StartEvent):
+        raise ValueError(
+            "The 'start_event' argument must be an instance of 'StartEvent'. "
+            f"Got {type(start_event).__name__}; pass an instance of the workflow's "
+            "StartEvent class, or pass its fields as keyword arguments to run()."
+        )
+
+
 class Workflow:
     """An event-driven workflow: subclass it and decorate async methods with ``@step``.
 
@@ -43,11 +55,19 @@ class Workflow:
         verbose: Print each step's start and what it produced.
         num_concurrent_runs: How many runs of this workflow instance may execute at
             once; further runs wait for a slot. None for no limit.
-        workflow_name: The name snapshots are checked against; the class's qualified
-            name by default.
+        workflow_name: The name snapshots are checked against; by default the class's
+            module and qualified name (``"mymodule.MyWorkflow"``).
         serializer: How snapshots store values typed ``Any``; JsonSerializer by default.
         stream_buffer_size: How many unread stream events a reader may fall behind
             before steps wait for it (see docs/embedding.md).
+        skip_graph_checks: Graph checks to turn off for this workflow:
+            ``"reachability"``, ``"terminal_event"``, ``"dead_end"``.
+
+    Raises:
+        WorkflowConfigurationError: No step accepts a StartEvent or returns a
+            StopEvent, or the steps use more than one class of either.
+        WorkflowValidationError: An argument is invalid, or ``skip_graph_checks``
+            names an unknown check.
 
     Examples:
         >>> class Hello(Workflow):
@@ -69,6 +89,7 @@ class Workflow:
         serializer: BaseSerializer | None = None,
         *,
         stream_buffer_size: int = DEFAULT_HIGH_WATER,
+        skip_graph_checks: Iterable[GraphCheck] | None = None,
     ) -> None:
         if timeout is not None and not timeout > 0:
             raise WorkflowValidationError(
@@ -82,8 +103,15 @@ class Workflow:
                 f"Workflow(num_concurrent_runs={num_concurrent_runs!r}): num_concurrent_runs "
                 "must be a positive integer or None."
             )
+        cls = type(self)
+        configs = step_configs(cls)
+        start_event_class(configs, cls.__name__)  # the incumbent checks these at construction
+        stop_event_class(configs, cls.__name__)
+        self._skip_graph_checks = check_skip_names(skip_graph_checks)
         self._disable_validation = disable_validation
-        self._workflow_name = workflow_name or type(self).__qualname__
+        self._workflow_name = workflow_name or f"{cls.__module__}.{cls.__qualname__}"
+        # Snapshots taken before the default name had its module still restore.
+        self._former_name = None if workflow_name else cls.__qualname__
         self._serializer = serializer if serializer is not None else JsonSerializer()
         self._settings = RunSettings(
             timeout=timeout,
@@ -125,12 +153,13 @@ class Workflow:
         Raises:
             WorkflowValidationError: The workflow's steps are invalid.
         """
-        graph = graph_of(type(self), not self._disable_validation)
+        graph = graph_of(type(self), not self._disable_validation, self._skip_graph_checks)
         current = self._current
         if current is None or current.graph is not graph:
             current = self._current = Blueprint(
                 self, graph, self._workflow_name, self._settings, self._serializer, DictState
             )
+            current.former_name = self._former_name
         return current
 
     def validate(self) -> bool:
@@ -140,13 +169,15 @@ class Workflow:
             Whether the workflow uses human-in-the-loop events.
 
         Raises:
-            WorkflowValidationError: The graph or a step signature is invalid.
+            WorkflowValidationError: The graph or a step signature is invalid; every
+                graph check that failed is listed.
+            ValueError: Steps use unrelated state types in ``Context[...]``.
         """
-        return graph_of(type(self), True).uses_hitl
+        return graph_of(type(self), True, self._skip_graph_checks).uses_hitl
 
     @property
     def workflow_name(self) -> str:
-        """The workflow's name (the class's qualified name unless given)."""
+        """The workflow's name (``module.QualifiedName`` of the class unless given)."""
         return self._workflow_name
 
     @property
@@ -201,11 +232,14 @@ class Workflow:
             The handler: ``await`` it for the result, iterate ``stream_events()``.
 
         Raises:
+            ValueError: ``start_event`` is not a StartEvent (checked first).
             WorkflowValidationError: The workflow's steps are invalid.
-            WorkflowRuntimeError: The StartEvent cannot be built from ``kwargs``, or
-                ``run()`` was called outside asyncio or trio.
+            WorkflowRuntimeError: The StartEvent cannot be built from ``kwargs``, is not
+                of the workflow's StartEvent class, or ``run()`` was called outside
+                asyncio or trio.
             ContextStateError: ``ctx`` belongs to a run that is still running.
         """
+        _check_start_event(start_event)  # before the event-loop check, as the incumbent does
         backend.current_backend()  # fail before building anything when not in async code
         run, handler = self._prepare(ctx, start_event, kwargs)
         backend.start_detached(run.execute, name=f"flowkit run {self._workflow_name}")
@@ -233,6 +267,7 @@ class Workflow:
         Raises:
             The same errors as :meth:`run`.
         """
+        _check_start_event(start_event)
         run, handler = self._prepare(ctx, start_event, kwargs)
         try:
             async with anyio.create_task_group() as task_group:

@@ -1,28 +1,18 @@
-"""Graph validation as the incumbent does it: start/stop classes, graph checks, @catch_error rules.
+"""Validation as the incumbent does it, through the public API.
 
-Through ``Workflow.validate()`` where it already reaches them, and at the level of the pure
-functions ``Workflow()`` will call (``skip_graph_checks`` is not a Workflow argument yet).
+Missing or duplicate StartEvent/StopEvent classes fail ``Workflow()`` itself; the graph
+checks (``reachability``, ``terminal_event``, ``dead_end``) are listed in one
+WorkflowValidationError by ``validate()`` and ``run()``, and can be skipped by name for
+the workflow (``Workflow(skip_graph_checks=...)``) or for one step
+(``@step(skip_graph_checks=...)``); the @catch_error rules hold even without validation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import attrs
+import anyio
 import pytest
 
 from flowkit import Context, Workflow, catch_error, step
-from flowkit._engine.blueprint import STEP_CONFIG, step_functions
-from flowkit._engine.graph import build_graph, start_event_class, stop_event_class
-from flowkit._engine.graph_checks import (
-    GRAPH_CHECKS,
-    catch_error_problems,
-    check_skip_names,
-    graph_problems,
-    state_type,
-)
-from flowkit._engine.signature import StepConfig, read_step_signature
 from flowkit.errors import WorkflowConfigurationError, WorkflowValidationError
 from flowkit.events import (
     Event,
@@ -58,44 +48,15 @@ class OtherStop(StopEvent):
     pass
 
 
-async def begin(ev: StartEvent) -> StopEvent:
-    return StopEvent()
-
-
-async def ping(ev: Ping) -> Pong:
-    return Pong()
-
-
-async def pong(ev: Pong) -> Ping:
-    return Ping()
-
-
-async def begin_other(ev: OtherStart) -> OtherStop:
-    return OtherStop()
-
-
-async def ask(ev: StartEvent) -> Ask:
-    return Ask()
-
-
-async def answer(ev: Reply) -> StopEvent:
-    return StopEvent()
-
-
-async def echo(ev: StartEvent) -> Reply | StopEvent:
-    return StopEvent()
-
-
-def configs(*funcs: Callable[..., Any]) -> dict[str, StepConfig]:
-    return {
-        f.__name__: read_step_signature(
-            f, num_workers=1, retry_policy=None, accept_event_subclasses=False
-        )
-        for f in funcs
-    }
-
-
-# -- through Workflow.validate() --------------------------------------------------------
+ISLAND_ERROR = (
+    "Graph validation failed:\n"
+    "  - [reachability] Unreachable steps: ping, pong\n"
+    "    Steps must be reachable from StartEvent or HumanResponseEvent.\n"
+    "  - [dead_end] Dead-end steps: ping, pong\n"
+    "    Steps must have a path to StopEvent or InputRequiredEvent.\n"
+    "If this is intended, skip the check with "
+    "Workflow(skip_graph_checks=['dead_end', 'reachability'])."
+)
 
 
 class Island(Workflow):
@@ -103,7 +64,7 @@ class Island(Workflow):
 
     @step
     async def begin(self, ev: StartEvent) -> StopEvent:
-        return StopEvent()
+        return StopEvent(result="done")
 
     @step
     async def ping(self, ev: Ping) -> Pong:
@@ -114,18 +75,99 @@ class Island(Workflow):
         return Ping()
 
 
-def test_every_graph_problem_is_listed_in_one_error() -> None:
+# -- start and stop classes: at construction ---------------------------------------------
+
+
+def test_a_workflow_without_a_start_or_stop_class_fails_at_construction() -> None:
+    class NoStart(Workflow):
+        @step
+        async def ping(self, ev: Ping) -> StopEvent:
+            return StopEvent()
+
+    class NoStop(Workflow):
+        @step
+        async def begin(self, ev: StartEvent) -> Ping:
+            return Ping()
+
+        @step
+        async def ping(self, ev: Ping) -> None:
+            return None
+
+    with pytest.raises(
+        WorkflowConfigurationError,
+        match=r"^At least one Event of type StartEvent must be received by any step\. "
+        r"\(Workflow 'NoStart' has no @step that accepts StartEvent\.\)",
+    ):
+        NoStart()
+    with pytest.raises(
+        WorkflowConfigurationError,
+        match=r"^At least one Event of type StopEvent must be returned by any step\. "
+        r"\(Workflow 'NoStop' has no @step that returns StopEvent\.\)",
+    ):
+        NoStop(disable_validation=True)  # not a graph check: disabling does not skip it
+
+
+def test_two_start_or_stop_classes_fail_at_construction() -> None:
+    class TwoStarts(Workflow):
+        @step
+        async def begin(self, ev: StartEvent) -> StopEvent:
+            return StopEvent()
+
+        @step
+        async def begin_other(self, ev: OtherStart) -> StopEvent:
+            return StopEvent()
+
+    class TwoStops(Workflow):
+        @step
+        async def begin(self, ev: StartEvent) -> StopEvent | OtherStop:
+            return StopEvent()
+
+    with pytest.raises(
+        WorkflowConfigurationError,
+        match=r"^Only one type of StartEvent is allowed per workflow, found 2: "
+        r"OtherStart, StartEvent in workflow 'TwoStarts'\.",
+    ):
+        TwoStarts()
+    with pytest.raises(
+        WorkflowConfigurationError,
+        match=r"^Only one type of StopEvent is allowed per workflow, found 2: "
+        r"OtherStop, StopEvent in workflow 'TwoStops'\.",
+    ):
+        TwoStops()
+
+
+def test_the_start_class_is_checked_before_unknown_skip_names() -> None:
+    class NoStart(Workflow):
+        @step
+        async def ping(self, ev: Ping) -> StopEvent:
+            return StopEvent()
+
+    with pytest.raises(WorkflowConfigurationError, match="At least one Event of type StartEvent"):
+        NoStart(skip_graph_checks=["typo"])  # type: ignore[list-item]
+
+
+# -- graph checks: listed together, by validate() and run() ------------------------------
+
+
+def test_every_graph_problem_is_listed_in_one_error_by_validate() -> None:
+    workflow = Island()  # constructing it checks only the start and stop classes
     with pytest.raises(WorkflowValidationError) as info:
-        Island().validate()
-    assert str(info.value) == (
-        "Graph validation failed:\n"
-        "  - [reachability] Unreachable steps: ping, pong\n"
-        "    Steps must be reachable from StartEvent or HumanResponseEvent.\n"
-        "  - [dead_end] Dead-end steps: ping, pong\n"
-        "    Steps must have a path to StopEvent or InputRequiredEvent.\n"
-        "If this is intended, skip the check with "
-        "Workflow(skip_graph_checks=['dead_end', 'reachability'])."
-    )
+        workflow.validate()
+    assert str(info.value) == ISLAND_ERROR
+
+
+async def test_run_raises_the_same_error_before_starting() -> None:
+    with pytest.raises(WorkflowValidationError) as info:
+        Island().run()
+    assert str(info.value) == ISLAND_ERROR
+
+
+async def test_disable_validation_runs_an_invalid_graph_but_validate_still_checks() -> None:
+    workflow = Island(disable_validation=True)
+    with anyio.fail_after(5):
+        assert await workflow.run() == "done"
+    with pytest.raises(WorkflowValidationError, match=r"^Graph validation failed"):
+        workflow.validate()
 
 
 class HumanLoop(Workflow):
@@ -135,11 +177,107 @@ class HumanLoop(Workflow):
 
     @step
     async def answer(self, ctx: Context, ev: Reply) -> StopEvent:
-        return StopEvent()
+        return StopEvent(result="answered")
 
 
 def test_steps_reached_from_a_human_response_are_reachable() -> None:
     assert HumanLoop().validate() is True
+
+
+class Dangling(Workflow):
+    """Returns a HumanResponseEvent nothing accepts: a terminal event other than Stop."""
+
+    @step
+    async def begin(self, ev: StartEvent) -> Reply | StopEvent:
+        return StopEvent(result="ok")
+
+
+def test_an_unconsumed_event_other_than_stop_or_input_required_is_terminal() -> None:
+    with pytest.raises(
+        WorkflowValidationError,
+        match=r"^Graph validation failed:\n"
+        r"  - \[terminal_event\] Events produced but never consumed: Reply\n"
+        r"    Only StopEvent and InputRequiredEvent may be terminal\.\n"
+        r"If this is intended, skip the check with "
+        r"Workflow\(skip_graph_checks=\['terminal_event'\]\)\.$",
+    ):
+        Dangling().validate()
+    assert Dangling(skip_graph_checks=["terminal_event"]).validate() is False
+
+
+# -- skipping checks by name -------------------------------------------------------------
+
+
+async def test_workflow_skip_graph_checks_turns_named_checks_off() -> None:
+    with pytest.raises(WorkflowValidationError) as info:
+        Island(skip_graph_checks=["reachability"]).validate()
+    assert "[dead_end] Dead-end steps: ping, pong" in str(info.value)
+    assert "[reachability]" not in str(info.value)
+
+    skipping = Island(skip_graph_checks={"reachability", "dead_end"})
+    assert skipping.validate() is False
+    with anyio.fail_after(5):
+        assert await skipping.run() == "done"
+
+
+def test_each_skip_set_is_checked_on_its_own() -> None:
+    """Graphs are cached per class: an instance skipping checks does not excuse another."""
+    assert Island(skip_graph_checks=["reachability", "dead_end"]).validate() is False
+    with pytest.raises(WorkflowValidationError, match=r"\[reachability\]"):
+        Island(skip_graph_checks=["dead_end"]).validate()
+    with pytest.raises(WorkflowValidationError) as info:
+        Island().validate()
+    assert str(info.value) == ISLAND_ERROR
+
+
+def test_unknown_check_names_are_rejected_at_construction() -> None:
+    with pytest.raises(
+        WorkflowValidationError,
+        match=r"^Unknown graph check names: cycles, typo\. "
+        r"Valid names are: dead_end, reachability, terminal_event$",
+    ):
+        Island(skip_graph_checks=["typo", "cycles", "dead_end"])  # type: ignore[list-item]
+
+
+class SkipsPerStep(Workflow):
+    @step
+    async def begin(self, ev: StartEvent) -> StopEvent:
+        return StopEvent(result="done")
+
+    @step(skip_graph_checks=["reachability", "dead_end"])
+    async def ping(self, ev: Ping) -> Pong:
+        return Pong()
+
+    @step(skip_graph_checks=["reachability"])
+    async def pong(self, ev: Pong) -> Ping:
+        return Ping()
+
+
+def test_a_step_can_skip_checks_for_itself_only() -> None:
+    with pytest.raises(WorkflowValidationError) as info:
+        SkipsPerStep().validate()
+    assert str(info.value).splitlines()[:3] == [
+        "Graph validation failed:",
+        "  - [dead_end] Dead-end steps: pong",
+        "    Steps must have a path to StopEvent or InputRequiredEvent.",
+    ]
+    assert SkipsPerStep(skip_graph_checks=["dead_end"]).validate() is False
+
+
+def test_unknown_step_check_names_are_rejected_when_decorating() -> None:
+    with pytest.raises(
+        WorkflowValidationError,
+        match=r"^Unknown graph check names for step 'begin': terminal_event\. "
+        r"Valid names are: dead_end, reachability \('terminal_event' is about events",
+    ):
+
+        class Wrong(Workflow):
+            @step(skip_graph_checks=["terminal_event"])  # type: ignore[list-item]
+            async def begin(self, ev: StartEvent) -> StopEvent:
+                return StopEvent()
+
+
+# -- @catch_error rules -----------------------------------------------------------------
 
 
 class Handlers(Workflow):
@@ -164,146 +302,26 @@ class Handlers(Workflow):
         return StopEvent()
 
 
+HANDLER_PROBLEMS = [
+    "Only one wildcard @catch_error handler is allowed per workflow, found 2: first, "
+    "second. Give all but one of them for_steps=[...].",
+    "@catch_error handler 'scoped' lists unknown step 'nowhere' in for_steps. The steps "
+    "are: again, begin, first, scoped, second.",
+    "@catch_error handler 'scoped' cannot cover another handler step 'first'. A handler "
+    "that fails ends the run; remove 'first' from for_steps.",
+    "Step 'begin' is claimed by two @catch_error handlers: 'scoped' and 'again'. Keep it "
+    "in one for_steps list.",
+]
+
+
 def test_catch_error_rules_are_all_reported() -> None:
     with pytest.raises(WorkflowValidationError) as info:
         Handlers().validate()
-    assert str(info.value).splitlines() == [
-        "Only one wildcard @catch_error handler is allowed per workflow, found 2: first, "
-        "second. Give all but one of them for_steps=[...].",
-        "@catch_error handler 'scoped' lists unknown step 'nowhere' in for_steps. The steps "
-        "are: again, begin, first, scoped, second.",
-        "@catch_error handler 'scoped' cannot cover another handler step 'first'. A handler "
-        "that fails ends the run; remove 'first' from for_steps.",
-        "Step 'begin' is claimed by two @catch_error handlers: 'scoped' and 'again'. Keep it "
-        "in one for_steps list.",
-    ]
+    assert str(info.value).splitlines() == HANDLER_PROBLEMS
 
 
-class TwoStarts(Workflow):
-    @step
-    async def begin(self, ev: StartEvent) -> StopEvent:
-        return StopEvent()
-
-    @step
-    async def begin_other(self, ev: OtherStart) -> StopEvent:
-        return StopEvent()
-
-
-def test_two_start_event_classes_are_a_configuration_error() -> None:
-    with pytest.raises(
-        WorkflowConfigurationError, match=r"^Only one type of StartEvent is allowed per workflow"
-    ):
-        TwoStarts().validate()
-
-
-# -- the functions Workflow() will call ---------------------------------------------------
-
-
-def test_missing_or_duplicate_start_and_stop_classes() -> None:
-    with pytest.raises(WorkflowConfigurationError, match=r"At least one Event of type StartEvent"):
-        start_event_class(configs(ping, pong), "W")
-    with pytest.raises(WorkflowConfigurationError, match=r"At least one Event of type StopEvent"):
-        stop_event_class(configs(ping, pong), "W")
-    with pytest.raises(WorkflowConfigurationError, match=r"Only one type of StopEvent"):
-        stop_event_class(configs(begin, begin_other), "W")
-    assert start_event_class(configs(begin), "W") is StartEvent
-    assert stop_event_class(configs(begin_other), "W") is OtherStop
-
-
-def test_graph_checks_can_be_skipped_by_name() -> None:
-    steps = configs(begin, ping, pong)
-    names = [p.check for p in graph_problems(steps, StartEvent)]
-    assert names == ["reachability", "dead_end"]
-    assert [p.check for p in graph_problems(steps, StartEvent, skip=["reachability"])] == [
-        "dead_end"
-    ]
-    assert graph_problems(steps, StartEvent, skip=GRAPH_CHECKS) == []
-    build_graph("W", steps, skip_graph_checks=["reachability", "dead_end"])
-
-
-def test_graph_checks_can_be_skipped_for_one_step() -> None:
-    steps = configs(begin, ping, pong)
-    problems = graph_problems(steps, StartEvent, step_skips={"ping": ["reachability", "dead_end"]})
-    assert [(p.check, p.steps) for p in problems] == [
-        ("reachability", ("pong",)),
-        ("dead_end", ("pong",)),
-    ]
-
-
-def test_an_unconsumed_event_other_than_stop_or_input_required_is_terminal() -> None:
-    problems = graph_problems(configs(echo), StartEvent)
-    assert [(p.check, p.message) for p in problems] == [
-        ("terminal_event", "Events produced but never consumed: Reply")
-    ]
-    assert graph_problems(configs(ask, answer), StartEvent) == []
-
-
-def test_unknown_check_names_are_rejected() -> None:
-    with pytest.raises(
-        WorkflowValidationError,
-        match=r"^Unknown graph check names: cycles, typo\. "
-        r"Valid names are: dead_end, reachability, terminal_event$",
-    ):
-        check_skip_names(["typo", "cycles", "dead_end"])
-    with pytest.raises(WorkflowValidationError, match="Unknown graph check names: typo"):
-        build_graph("W", configs(begin), skip_graph_checks=["typo"])
-    assert check_skip_names(None) == frozenset()
-
-
-def test_catch_error_rules_hold_even_without_graph_validation() -> None:
-    functions = step_functions(Handlers)
-    steps: dict[str, StepConfig] = {n: vars(f)[STEP_CONFIG] for n, f in functions.items()}
-    assert len(catch_error_problems(steps)) == 4
-    with pytest.raises(WorkflowValidationError, match="Only one wildcard"):
-        build_graph("Handlers", steps, validate=False)
-
-
-# -- typed-state inheritance ------------------------------------------------------------
-
-
-@attrs.define
-class BaseState:
-    count: int = 0
-
-
-@attrs.define
-class ChildState(BaseState):
-    name: str = ""
-
-
-@attrs.define
-class SiblingState(BaseState):
-    other: str = ""
-
-
-async def uses_base(ctx: Context[BaseState], ev: StartEvent) -> Ping:
-    return Ping()
-
-
-async def uses_child(ctx: Context[ChildState], ev: Ping) -> StopEvent:
-    return StopEvent()
-
-
-async def uses_sibling(ctx: Context[SiblingState], ev: Pong) -> StopEvent:
-    return StopEvent()
-
-
-async def untyped(ctx: Context, ev: Pong) -> StopEvent:
-    return StopEvent()
-
-
-def test_the_state_type_is_the_most_derived_of_the_steps_types() -> None:
-    assert state_type(configs(uses_base, uses_child)) is ChildState
-    assert state_type(configs(uses_child, uses_base, untyped)) is ChildState
-    assert state_type(configs(uses_base)) is BaseState
-    assert state_type(configs(begin, untyped)) is None
-
-
-def test_sibling_state_types_are_a_value_error_naming_them() -> None:
-    with pytest.raises(
-        ValueError,
-        match=r"^Steps use unrelated state types in Context\[\.\.\.\]: "
-        r"BaseState \(step 'uses_base'\), ChildState \(step 'uses_child'\), "
-        r"SiblingState \(step 'uses_sibling'\)\. A workflow has one state",
-    ):
-        state_type(configs(uses_base, uses_child, uses_sibling))
+async def test_catch_error_rules_hold_even_without_graph_validation() -> None:
+    workflow = Handlers(disable_validation=True)  # constructing it does not check them
+    with pytest.raises(WorkflowValidationError) as info:
+        workflow.run()
+    assert str(info.value).splitlines() == HANDLER_PROBLEMS

@@ -236,7 +236,7 @@ async def test_to_dict_is_plain_json_data_holding_every_part_of_the_run() -> Non
     assert set(data) == SNAPSHOT_KEYS
     assert data["format"] == "flowkit.context"
     assert data["version"] == 2
-    assert data["workflow"] == "FixtureWorkflow"
+    assert data["workflow"] == "fixtures.fixture_workflow.FixtureWorkflow"
     assert data["run_id"] == RUN_ID
     assert data["is_running"] is True
     assert isinstance(data["elapsed"], float)
@@ -611,17 +611,22 @@ class UnnamedWaiterWorkflow(Workflow):
         return StopEvent(result=answer.ok)
 
 
-async def test_waiter_for_an_unregistered_class_cannot_be_frozen() -> None:
-    # A snapshot names only classes of the workflow's registry: an event class no step
-    # signature names must be registered, and to_dict says so before writing anything.
+async def test_waiter_for_a_class_no_step_names_round_trips_unregistered() -> None:
+    # The run records the classes it waits for: the snapshot lists them, and a fresh
+    # instance finds them among the loaded Event subclasses.
     workflow = UnnamedWaiterWorkflow()
     handler = workflow.run()
     await anyio.wait_all_tasks_blocked()
-    with pytest.raises(ContextSerdeError, match=r"Event class Approval is not known") as caught:
-        handler.ctx.to_dict()
+    data = freeze(handler)
     await handler.cancel_run()
-    assert "workflow.serializer.register_type(Approval)" in str(caught.value)
-    assert caught.value.path == "$.waiters[0].event_type"
+    assert data["event_classes"] == {"test_snapshot.Approval": "test_snapshot:Approval"}
+    assert data["waiters"][0]["event_type"] == "test_snapshot.Approval"
+
+    fresh = UnnamedWaiterWorkflow()
+    resumed = fresh.run(ctx=Context.from_dict(fresh, data))
+    resumed.ctx.send_event(Approval(ok=True))
+    with anyio.fail_after(5):
+        assert await resumed is True
 
 
 async def test_waiter_for_a_registered_class_no_step_names_round_trips() -> None:
@@ -1415,7 +1420,8 @@ async def test_from_dict_refuses_a_snapshot_of_another_workflow() -> None:
     other = AskWorkflow()
     with pytest.raises(
         ContextSerdeError,
-        match=r"^This snapshot is of workflow 'QueueWorkflow', not 'AskWorkflow' at \$\.workflow\.",
+        match=r"^This snapshot is of workflow 'test_snapshot\.QueueWorkflow', "
+        r"not 'test_snapshot\.AskWorkflow' at \$\.workflow\.",
     ) as caught:
         Context.from_dict(other, data)
     assert caught.value.path == "$.workflow"
@@ -1673,8 +1679,12 @@ async def test_committed_snapshots_load_and_resume(version: int) -> None:
     again = restored.to_dict()
     assert again["version"] == 2
     expected = as_version_2(data) if version == 1 else data
-    assert {k: v for k, v in again.items() if k != "store"} == {
-        k: v for k, v in expected.items() if k != "store"
+    # The fixtures carry the older default name (the class's qualified name): they
+    # restore, and freeze again under the default name now (module and qualified name).
+    assert data["workflow"] == "FixtureWorkflow"
+    assert again["workflow"] == "fixtures.fixture_workflow.FixtureWorkflow"
+    assert {k: v for k, v in again.items() if k not in ("store", "workflow")} == {
+        k: v for k, v in expected.items() if k not in ("store", "workflow")
     }
 
     resumed = fresh.run(ctx=restored)
@@ -1892,9 +1902,10 @@ async def test_register_type_after_a_first_snapshot_is_picked_up() -> None:
     workflow = UnnamedWaiterWorkflow()
     handler = workflow.run()
     await anyio.wait_all_tasks_blocked()
-    with pytest.raises(ContextSerdeError, match=r"Event class Approval is not known"):
-        handler.ctx.to_dict()
+    first = handler.ctx.to_dict()
+    assert [w["event_type"] for w in first["waiters"]] == ["test_snapshot.Approval"]
     workflow.serializer.register_type(Approval)
     data = freeze(handler)
     await handler.cancel_run()
     assert [w["event_type"] for w in data["waiters"]] == ["Approval"]
+    assert "event_classes" not in data  # registered: the registry knows it now

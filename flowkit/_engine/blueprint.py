@@ -2,8 +2,8 @@
 
 The step graph (cached per class until ``add_step`` changes a class), the step
 callables bound to the instance, the @catch_error lookup, the state type and initial
-store, the registry and snapshot converter per serializer, and freezing and thawing
-a run's state. ``Workflow`` is a thin face over it; ``Context`` holds one.
+store, and (through its SnapshotCodec) freezing and thawing a run's state.
+``Workflow`` is a thin face over it; ``Context`` holds one.
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-import cattrs
-
 from ..errors import WorkflowRuntimeError, WorkflowValidationError
 from ..events import Event, StartEvent
-from . import freeze, snapshot
 from .graph import StepGraph, build_graph
-from .registry import Registry
+from .graph_checks import state_type
 from .run import Run, RunSettings
 from .signature import StepConfig
+from .snapshot_codec import Serializer, SnapshotCodec
 from .state import RunState
 from .worker import StepCall
 
@@ -29,19 +27,6 @@ STEP_CONFIG = "_step_config"
 """The attribute ``@step`` sets on a function: its StepConfig."""
 ADDED_STEPS = "_added_steps"
 """The class attribute holding a workflow class's steps added with ``add_step``."""
-
-
-class Serializer(Protocol):
-    """What a blueprint reads of a serializer (``flowkit.context.serializers``)."""
-
-    converter: cattrs.Converter
-    value_types: list[type]
-
-    def encode_unknown(self, value: Any) -> Any:
-        """Store a value of a type nothing else knows."""
-
-    def decode_unknown(self, data: dict[str, Any]) -> Any:
-        """Restore a value stored by ``encode_unknown``."""
 
 
 def step_functions(cls: type) -> dict[str, Callable[..., Any]]:
@@ -60,25 +45,45 @@ def added_step_names(cls: type) -> set[str]:
     return {name for klass in cls.__mro__ for name in vars(klass).get(ADDED_STEPS, {})}
 
 
-_graphs: weakref.WeakKeyDictionary[type, dict[bool, StepGraph]] = weakref.WeakKeyDictionary()
+def step_configs(cls: type) -> dict[str, StepConfig]:
+    """The StepConfig of every step of a workflow class, by step name."""
+    return {name: getattr(func, STEP_CONFIG) for name, func in step_functions(cls).items()}
 
 
-def graph_of(cls: type, validate: bool) -> StepGraph:
-    """The StepGraph of a workflow class, built once (``forget_graphs`` drops them all).
+# Per class: its graphs by (validated, checks skipped).
+_graphs: weakref.WeakKeyDictionary[type, dict[tuple[bool, frozenset[str]], StepGraph]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def graph_of(
+    cls: type, validate: bool, skip_graph_checks: frozenset[str] = frozenset()
+) -> StepGraph:
+    """The StepGraph of a workflow class, built once per skip set (``forget_graphs`` drops them).
 
     Raises:
         WorkflowValidationError: The graph or a step signature is invalid.
         WorkflowConfigurationError: No or several StartEvent or StopEvent classes.
+        ValueError: Steps name unrelated state types in ``Context[...]``.
     """
     per_class = _graphs.get(cls)
     if per_class is None:
         per_class = _graphs[cls] = {}
-    graph = per_class.get(validate)
+    key = (validate, skip_graph_checks)
+    graph = per_class.get(key)
     if graph is None:
-        configs: dict[str, StepConfig] = {
-            name: getattr(func, STEP_CONFIG) for name, func in step_functions(cls).items()
-        }
-        graph = per_class[validate] = build_graph(cls.__name__, configs, validate=validate)
+        configs = step_configs(cls)
+        step_skips = {n: c.skip_graph_checks for n, c in configs.items() if c.skip_graph_checks}
+        graph = build_graph(
+            cls.__name__,
+            configs,
+            validate=validate,
+            skip_graph_checks=skip_graph_checks,
+            step_skips=step_skips,
+        )
+        if validate:
+            state_type(graph.steps)  # unrelated state types fail validation
+        per_class[key] = graph
     return graph
 
 
@@ -124,6 +129,8 @@ class Blueprint:
     ) -> None:
         self.graph = graph
         self.name = name
+        # Another name whose snapshots this workflow restores (an older default name).
+        self.former_name: str | None = None
         self.settings = settings
         self.serializer = serializer
         self._default_store = default_store
@@ -134,11 +141,6 @@ class Blueprint:
             if name in graph.steps
         }
         self._catch_handlers = {name: self._find_catch_handler(name) for name in graph.steps}
-        # Per serializer (held weakly, so a serializer made per call is not kept): how many
-        # value types it had, and the registry and converter built from them.
-        self._converters: weakref.WeakKeyDictionary[
-            Serializer, tuple[int, Registry, cattrs.Converter]
-        ] = weakref.WeakKeyDictionary()
 
     # -- runs ------------------------------------------------------------------------
 
@@ -149,6 +151,7 @@ class Blueprint:
             name: _make_call(func, graph.steps[name], ctx) for name, func in self.functions.items()
         }
         run = Run(graph, calls, state, self.settings, self._catch_handlers.__getitem__)
+        run.context_ref = weakref.ref(ctx)
         if first is not None:
             run.route(first)
         return run
@@ -191,23 +194,12 @@ class Blueprint:
 
     @functools.cached_property
     def state_type(self) -> type | None:
-        """The class steps name in ``Context[...]``, or None for the untyped store.
+        """The most derived class steps name in ``Context[...]``; None: the untyped store.
 
         Raises:
-            WorkflowValidationError: Steps name different state classes.
+            ValueError: Steps name unrelated state classes.
         """
-        types = {
-            c.context_state_type
-            for c in self.graph.steps.values()
-            if c.context_state_type is not None
-        }
-        if len(types) > 1:
-            names = ", ".join(sorted(t.__name__ for t in types))
-            raise WorkflowValidationError(
-                f"Steps use different state types in Context[...]: {names}. "
-                "A workflow has one state type; use the same one in every step."
-            )
-        return types.pop() if types else None
+        return state_type(self.graph.steps)
 
     def initial_store(self) -> Any:
         """The store a new run starts with.
@@ -228,20 +220,12 @@ class Blueprint:
 
     # -- snapshots -------------------------------------------------------------------
 
-    def converter(self, serializer: Serializer | None) -> cattrs.Converter:
-        """The snapshot converter for ``serializer`` (the workflow's own if None)."""
-        chosen = serializer if serializer is not None else self.serializer
-        built_from = len(chosen.value_types)
-        cached = self._converters.get(chosen)
-        if cached is None or cached[0] != built_from:
-            state_type = self.state_type
-            values = [*chosen.value_types, *([state_type] if state_type else [])]
-            registry = Registry.build(self.graph.event_types(), values)
-            converter = snapshot.make_converter(
-                registry, chosen.encode_unknown, chosen.decode_unknown, chosen.converter
-            )
-            cached = self._converters[chosen] = (built_from, registry, converter)
-        return cached[2]
+    @functools.cached_property
+    def snapshots(self) -> SnapshotCodec:
+        """Freezes and thaws this instance's runs."""
+        return SnapshotCodec(
+            self.name, self.graph, self.serializer, self.state_type, self.former_name
+        )
 
     def freeze(self, state: RunState, serializer: Serializer | None) -> dict[str, Any]:
         """The snapshot dict of ``state``.
@@ -249,15 +233,16 @@ class Blueprint:
         Raises:
             ContextSerdeError: A value in the state cannot be stored as JSON.
         """
-        return freeze.freeze(state, self.name, self.converter(serializer))
+        return self.snapshots.freeze(state, serializer)
 
     def thaw(self, data: Any, serializer: Serializer | None) -> RunState:
         """The RunState a snapshot dict describes.
 
         Raises:
-            ContextSerdeError: ``data`` is not a valid snapshot of this workflow.
+            ContextSerdeError: ``data`` is not a valid snapshot of this workflow, or names
+                an event class that is not loaded.
         """
-        return freeze.thaw(data, self.name, set(self.graph.steps), self.converter(serializer))
+        return self.snapshots.thaw(data, serializer)
 
     def event_types(self) -> list[type[Event]]:
         """Every event class the steps accept or return, by name."""

@@ -118,7 +118,9 @@ class Crew:
                     step.alive -= 1
                     return
                 if execution is None:
-                    execution = Execution(delivery, time.monotonic())
+                    execution = Execution(
+                        delivery, time.monotonic(), context=self._host.context_ref
+                    )
                     token = current_execution.set(execution)
                 else:
                     execution.begin(delivery)

@@ -17,8 +17,13 @@ from .state import RunState
 from .values import UnstorableValueError
 
 
-def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[str, Any]:
-    """The snapshot dict of ``state``.
+def freeze(
+    state: RunState,
+    workflow: str,
+    converter: cattrs.Converter,
+    event_classes: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The snapshot dict of ``state``; ``event_classes`` lists classes outside the registry.
 
     Raises:
         ContextSerdeError: A value in the state cannot be stored as JSON.
@@ -47,6 +52,7 @@ def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[
         waiters=list(state.waiters.values()),
         stream=list(state.stream),
         statistics=state.counters,
+        event_classes=event_classes or {},
     )
     try:
         data: dict[str, Any] = converter.unstructure(snapshot)
@@ -65,6 +71,8 @@ def freeze(state: RunState, workflow: str, converter: cattrs.Converter) -> dict[
     counters = state.counters
     if not counters.step_runs and not counters.events and counters.failed_step is None:
         del data["statistics"]  # optional: absent means zeros, as in older snapshots
+    if not event_classes:
+        del data["event_classes"]  # optional: absent when the registry knows every class
     return data
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "GraphProblem",
     "catch_error_problems",
     "check_skip_names",
+    "check_step_skip_names",
     "graph_problems",
     "graph_validation_error",
     "state_type",
@@ -29,6 +30,8 @@ __all__ = [
 
 GraphCheck = Literal["reachability", "terminal_event", "dead_end"]
 GRAPH_CHECKS: tuple[str, ...] = get_args(GraphCheck)
+StepGraphCheck = Literal["reachability", "dead_end"]
+STEP_GRAPH_CHECKS: tuple[str, ...] = get_args(StepGraphCheck)
 
 _NONE_TYPE = type(None)
 _OUTPUTS = (StopEvent, InputRequiredEvent)
@@ -61,12 +64,38 @@ def check_skip_names(names: Iterable[str] | None) -> frozenset[str]:
     Raises:
         WorkflowValidationError: A name is not one of ``GRAPH_CHECKS``.
     """
+    if isinstance(names, str):
+        names = [names]
     checks = frozenset(names or ())
     unknown = checks - set(GRAPH_CHECKS)
     if unknown:
         raise WorkflowValidationError(
             f"Unknown graph check names: {', '.join(sorted(unknown))}. "
             f"Valid names are: {', '.join(sorted(GRAPH_CHECKS))}"
+        )
+    return checks
+
+
+def check_step_skip_names(names: Iterable[str] | None, step: str) -> frozenset[str]:
+    """The graph checks one step skips (``@step(skip_graph_checks=[...])``), as a set.
+
+    Raises:
+        WorkflowValidationError: A name is not one of ``STEP_GRAPH_CHECKS``.
+    """
+    if isinstance(names, str):
+        names = [names]
+    checks = frozenset(names or ())
+    unknown = checks - set(STEP_GRAPH_CHECKS)
+    if unknown:
+        raise WorkflowValidationError(
+            f"Unknown graph check names for step '{step}': {', '.join(sorted(unknown))}. "
+            f"Valid names are: {', '.join(sorted(STEP_GRAPH_CHECKS))}"
+            + (
+                " ('terminal_event' is about events, not steps: pass it to "
+                "Workflow(skip_graph_checks=[...]))."
+                if "terminal_event" in unknown
+                else "."
+            )
         )
     return checks
 

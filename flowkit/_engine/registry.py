@@ -51,8 +51,10 @@ class UnregisteredClassError(UnstorableValueError):
         name = value_type.__qualname__
         self.reason = (
             f"Event class {name} is not known to the workflow: only the event classes its "
-            f"steps accept or return, and those registered, can be stored. Name {name} in a "
-            f"step signature, or register it with workflow.serializer.register_type({name})"
+            "steps accept or return, those registered, and those that entered the run through "
+            "its context (sent, waited for, prompts, streamed) can be stored. Name "
+            f"{name} in a step signature, or register it with "
+            f"workflow.serializer.register_type({name})"
         )
         self.args = (self.reason,)
 
@@ -113,6 +115,14 @@ class Registry:
             events={tags[e]: e for e in events},
             values={tags[v]: v for v in values},
             tags=tags,
+        )
+
+    def with_events(self, extra: Mapping[str, type[Event]]) -> Registry:
+        """This registry and the event classes of ``extra``, under the tags it gives them."""
+        return Registry(
+            events={**self.events, **extra},
+            values=self.values,
+            tags={**self.tags, **{klass: tag for tag, klass in extra.items()}},
         )
 
     def tag_of(self, klass: type) -> str:

@@ -100,6 +100,8 @@ class Run:
         self.recoveries: dict[str, int] = {}
         self._run_scope: anyio.CancelScope | None = None
         self._last_step: str | None = None
+        # A weak reference to the Context its steps get (Context.get_step_context()).
+        self.context_ref: Callable[[], object] | None = None
         # A run exists from now on: a snapshot taken before its task starts resumes it.
         state.started = True
 

@@ -38,6 +38,8 @@ class StepConfig:
     is_catch_error: bool = False
     # "event"/"ctx" in the order the step takes them positionally; empty: pass by keyword.
     positional: tuple[str, ...] = ()
+    # Graph checks skipped for this step (``@step(skip_graph_checks=[...])``).
+    skip_graph_checks: frozenset[str] = frozenset()
 
 
 def is_context_annotation(annotation: Any) -> bool:

@@ -6,20 +6,25 @@ The format (version 2), one bullet per hook or field:
   ``workflow`` (the workflow's name), ``run_id``, ``is_running``, ``started``,
   ``finished``, ``elapsed`` (seconds of the timeout already used), ``next_id``
   (the next delivery id), ``store``, ``queued``, ``in_progress``, ``collected``,
-  ``waiters``, ``stream`` and ``statistics`` (optional: ``{"step_runs": {step: n},
-  "events": {class name: n}, "failed_step": str | None}``, zeros when absent);
-  unknown keys are refused;
+  ``waiters``, ``stream``, ``statistics`` (optional: ``{"step_runs": {step: n},
+  "events": {class name: n}, "failed_step": str | None}``, zeros when absent) and
+  ``event_classes`` (optional: ``{tag: "module:QualName"}``, the event classes the run
+  used that the registry lacks; see ``event_classes.py``); unknown keys are refused;
 - a delivery is ``{"id", "step", "event", "attempts", "claimed_by"}``; ``queued``
   keeps each step's order, ``in_progress`` deliveries are queued again first on
   resume (at-least-once);
 - an event is a tagged union: ``{"$type": tag, ...fields, "_data": {...extra fields}}``,
-  tags from the workflow's Registry only (step signatures, built-in events, classes
-  registered on the serializer); an event of another class cannot be frozen. No
+  tags from the workflow's Registry (step signatures, built-in events, classes
+  registered on the serializer), or the module-qualified name of a class listed in
+  ``event_classes`` (found on restore among loaded Event subclasses, never imported);
+  an event of a class neither knows cannot be frozen. No
   field can be named ``$type`` (it is not an identifier), so every field round-trips;
   version 1 put the tag under ``"type"`` and is read with that key (see ``restore.py``);
 - ``bool``, ``int``, ``float`` and ``str`` are read strictly: no coercion between
   them (an ``int`` is accepted where a ``float`` is declared); a subclass such as an
   ``IntEnum`` is built from data of its base type;
+- a field typed with a pydantic model holds ``model_dump(mode="json")`` and is
+  restored with ``model_validate`` of the annotated class (see ``models.py``);
 - a field typed ``Any`` (the store, ``StopEvent.result``, extra fields, waiter
   requirements) holds ValueCodec data (see ``values.py``);
 - an exception is ``{"type": "module.QualName", "message": str}`` and comes back as
@@ -49,6 +54,7 @@ from cattrs.strategies import configure_tagged_union
 from .. import errors as flowkit_errors
 from ..errors import ContextSerdeError
 from ..events import Event, UnreconstructedException
+from .models import configure_models
 from .registry import Registry
 from .state import Delivery, RunCounters, Waiter
 from .values import (
@@ -99,6 +105,7 @@ class Snapshot:
     waiters: list[Waiter]
     stream: list[Event]
     statistics: RunCounters = attrs.Factory(RunCounters)
+    event_classes: dict[str, str] = attrs.Factory(dict)
 
 
 def _unstructure_exception(exc: Exception) -> dict[str, str]:
@@ -199,6 +206,8 @@ def configure_converter(
     converter.register_structure_hook_func(lambda t: t is Any, lambda v, _: codec.decode(v))
     converter.register_unstructure_hook_func(lambda t: t is Exception, _unstructure_exception)
     converter.register_structure_hook_func(lambda t: t is Exception, _structure_exception)
+    # Fields typed with a pydantic model: before the union, whose members' hooks use it.
+    configure_models(converter)
 
     # The registry's event classes form a tagged union. The hooks for fields typed
     # ``Event`` are registered first, so that the union members' generated functions

@@ -90,6 +90,9 @@ class RunState:
     started: bool = False
     finished: bool = False
     counters: RunCounters = attrs.Factory(RunCounters)
+    # Event classes that entered the run through the context (sent by the caller, waited
+    # for, prompts, streamed): a snapshot lists those its registry lacks.
+    used_events: set[type] = attrs.Factory(set)
     # time.monotonic() when the current execution began; not part of a snapshot.
     running_since: float | None = None
 

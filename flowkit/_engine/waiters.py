@@ -21,8 +21,9 @@ def _execution(method: str) -> Execution:
     execution = current_execution.get()
     if execution is None:
         raise ContextStateError(
-            f"ctx.{method}() can only be called from inside a step: it pauses the step that "
-            "calls it. From outside the run, use handler.ctx.send_event() instead."
+            f"{method} is only available from within step functions. "
+            f"ctx.{method}() belongs to the step that calls it; from outside the run, "
+            "use handler.ctx.send_event() instead."
         )
     return execution
 

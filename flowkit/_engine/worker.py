@@ -47,6 +47,8 @@ class StepHost(Protocol):
     verbose: bool
     expose_internal: bool
     ended: bool  # whether the run has its outcome already
+    # A weak reference to the Context its steps get (Context.get_step_context()).
+    context_ref: Callable[[], object] | None
 
     def write_internal(self, event: InternalDispatchEvent) -> None:
         """Stream an internal event if a reader asked for them."""
@@ -87,6 +89,8 @@ class Execution:
     waits: int = 0
     last_error: Exception | None = None
     last_failed_at: datetime | None = None
+    # A weak reference to the run's Context, for Context.get_step_context().
+    context: Callable[[], object] | None = None
 
     def begin(self, delivery: Delivery) -> None:
         """Start running ``delivery``."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
 from .._engine.blueprint import Blueprint, HasBlueprint
 from .._engine.run import Run
 from .._engine.state import RunState
 from .._engine.worker import current_execution
-from ..errors import ContextStateError
+from ..errors import ContextStateError, WorkflowRuntimeError
 from ..events import Event, StartEvent
 from ..retry_policy import RetryInfo
 from ..statistics import RunStatistics, WaitingStep
@@ -42,7 +42,7 @@ class Context(Generic[MODEL_T]):
         self._blueprint: Blueprint = workflow._blueprint()
         self._state = RunState(run_id=str(uuid.uuid4()), store=self._blueprint.initial_store())
         self._run: Run | None = None
-        self._store: InMemoryStateStore[MODEL_T] = InMemoryStateStore(self._state)
+        self._store: InMemoryStateStore[MODEL_T] = InMemoryStateStore.over(self._state)
 
     @classmethod
     def _restored(cls, blueprint: Blueprint, state: RunState) -> Context[Any]:
@@ -50,7 +50,7 @@ class Context(Generic[MODEL_T]):
         ctx._blueprint = blueprint
         ctx._state = state
         ctx._run = None
-        ctx._store = InMemoryStateStore(state)
+        ctx._store = InMemoryStateStore.over(state)
         return ctx
 
     def _begin_run(
@@ -75,7 +75,7 @@ class Context(Generic[MODEL_T]):
         first = None if resume else blueprint.start_event(start_event, kwargs)
         if not resume and self._state.started:  # a new run, the same store
             self._state = RunState(run_id=str(uuid.uuid4()), store=self._state.store)
-            self._store = InMemoryStateStore(self._state)
+            self._store = InMemoryStateStore.over(self._state)
         if run_id is not None:
             self._state.run_id = run_id
         self._blueprint = blueprint
@@ -95,11 +95,36 @@ class Context(Generic[MODEL_T]):
     def _live_run(self, method: str) -> Run:
         run = self._run
         if run is None:
+            first = (
+                "send_event() called before workflow started."
+                if method == "send_event"
+                else f"{method} requires a running workflow."
+            )
             raise ContextStateError(
-                f"ctx.{method}() needs a running workflow: this context has no run. "
-                "Start one with workflow.run(ctx=ctx), then use handler.ctx."
+                f"{first} Call workflow.run() first. This context has no run: start one "
+                "with workflow.run(ctx=ctx), then use handler.ctx."
             )
         return run
+
+    @staticmethod
+    def get_step_context() -> Context[Any]:
+        """The context of the run whose step is calling: for helpers and decorators of steps.
+
+        A step need not declare a ``ctx`` parameter for code it calls to reach its context.
+
+        Raises:
+            WorkflowRuntimeError: Called outside a step (tasks a step starts count as
+                inside it).
+        """
+        execution = current_execution.get()
+        ref = execution.context if execution is not None else None
+        ctx = ref() if ref is not None else None
+        if ctx is None:
+            raise WorkflowRuntimeError(
+                "Context.get_step_context() may only be called from within a step function. "
+                "Outside a step, use the context of the run's handler (handler.ctx)."
+            )
+        return cast("Context[Any]", ctx)
 
     def send_event(self, message: Event, step: str | None = None) -> None:
         """Send an event into the run, to the steps that accept it (or to ``step`` only).
@@ -114,6 +139,7 @@ class Context(Generic[MODEL_T]):
             ContextStateError: The context has no run.
         """
         self._live_run("send_event").send_event(message, step)
+        self._state.used_events.add(type(message))  # snapshots name classes beyond the steps'
 
     def write_event_to_stream(self, ev: Event | None) -> None:
         """Write ``ev`` to the run's event stream (``handler.stream_events()``); None is ignored.
@@ -123,6 +149,7 @@ class Context(Generic[MODEL_T]):
         """
         if ev is not None:
             self._live_run("write_event_to_stream").stream.write(ev)
+            self._state.used_events.add(type(ev))
 
     def collect_events(
         self, ev: Event, expected: Sequence[type[Event]], buffer_id: str | None = None
@@ -159,6 +186,10 @@ class Context(Generic[MODEL_T]):
             ContextStateError: Called outside a step.
         """
         run = self._live_run("wait_for_event")
+        used = self._state.used_events
+        used.add(event_type)
+        if waiter_event is not None:
+            used.add(type(waiter_event))
         return await run.waiters.wait_for_event(
             event_type, waiter_event, waiter_id, requirements, timeout
         )
@@ -171,7 +202,11 @@ class Context(Generic[MODEL_T]):
         """
         execution = current_execution.get()
         if execution is None:
-            raise ContextStateError("ctx.retry_info() can only be called from inside a step.")
+            self._live_run("retry_info")
+            raise ContextStateError(
+                "retry_info is only available from within step functions. "
+                "ctx.retry_info() describes the attempts of the step that calls it."
+            )
         return RetryInfo(
             retry_number=execution.delivery.attempts - 1,
             elapsed_seconds=time.monotonic() - execution.first_attempt_at,

@@ -125,24 +125,17 @@ class InMemoryStateStore(Generic[MODEL_T]):
     @overload
     def __init__(self, initial_state: MODEL_T) -> None: ...
 
-    @overload
-    def __init__(self, initial_state: StateCell) -> None: ...
-
     def __init__(self, initial_state: Any = None) -> None:
-        # TODO(issue 10): context.py still passes the engine's run state here; once it
-        # calls InMemoryStateStore.over(cell), drop this check.
-        if type(initial_state).__module__.startswith("flowkit._engine."):
-            self._run_state: StateCell = initial_state
-        else:
-            state = DictState() if initial_state is None else initial_state
-            self._run_state = _OwnCell(state)
+        state = DictState() if initial_state is None else initial_state
+        self._run_state: StateCell = _OwnCell(state)
         self._lock: anyio.Lock | None = None
 
     @classmethod
     def over(cls, cell: StateCell) -> Self:
         """A store whose state lives in ``cell.store`` (the engine's run state)."""
-        store = cls()
+        store = cls.__new__(cls)  # one per run: skip making a state only to replace it
         store._run_state = cell
+        store._lock = None
         return store
 
     @property

@@ -109,11 +109,21 @@ class WorkflowRegistry:
         return cls(by_name, known)
 
     def workflow(self, name: str) -> Workflow:
-        """The workflow named ``name``. Raises UnknownWorkflowError."""
-        try:
-            return self.workflows[name]
-        except KeyError:
-            raise UnknownWorkflowError(name, sorted(self.workflows)) from None
+        """The workflow named ``name``, or the only one whose name ends with ``.name``.
+
+        A workflow's default name is ``module.QualName``, so ``CountingFlow`` finds
+        ``myapp.flows.CountingFlow`` when no other registered workflow ends that way.
+
+        Raises:
+            UnknownWorkflowError: No workflow has that name, or several end with it.
+        """
+        found = self.workflows.get(name)
+        if found is not None:
+            return found
+        short = [w for full, w in self.workflows.items() if full.endswith(f".{name}")]
+        if len(short) == 1:
+            return short[0]
+        raise UnknownWorkflowError(name, sorted(self.workflows))
 
     def default_workflow(self) -> Workflow:
         """The only workflow. Raises UnknownWorkflowError when there are several."""

@@ -21,11 +21,16 @@ from flowkit.durable import DurableRuns
 from flowkit.events import HumanResponseEvent
 from flowkit.store import RunStatus, RunStore
 
+from . import apps
 from .apps import registry
 from .conftest import execute_raw
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = "tests.durable.apps:registry"
+# Worker processes load the registry under the module name this process gave it (pytest may
+# import it as durable.apps or tests.durable.apps), so that workflow names, which are
+# module.QualName, agree on both sides.
+APP = f"{apps.__name__}:registry"
+APP_ROOT = Path(apps.__file__).resolve().parents[apps.__name__.count(".")]
 COMPETING_RUNS = int(os.environ.get("FLOWKIT_TEST_COMPETING_RUNS", "1000"))
 
 
@@ -53,7 +58,7 @@ def workers(
                 "0.1",
                 "--quiet",
             ],
-            cwd=ROOT,
+            cwd=APP_ROOT,
             env={**os.environ, **(env or {})},
             stderr=subprocess.PIPE,
         )

@@ -1,0 +1,216 @@
+"""Snapshots of event classes no step signature names: waited for, prompts, sent, streamed.
+
+The run records the classes that enter it through the context; a snapshot lists the
+ones the workflow's registry lacks under ``event_classes``, and a fresh instance finds
+them among the loaded Event subclasses. Nothing named in the data is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import anyio
+import pytest
+
+from flowkit import Context, Workflow, step
+from flowkit.context.serializers import PickleSerializer
+from flowkit.errors import ContextSerdeError
+from flowkit.events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
+from flowkit.handler import WorkflowHandler
+
+
+class Question(InputRequiredEvent):
+    text: str
+
+
+class Answer(HumanResponseEvent):
+    text: str
+
+
+class Opaque:
+    """A value neither flowkit nor JSON knows: only a PickleSerializer stores it."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Opaque) and other.n == self.n
+
+    def __hash__(self) -> int:
+        return self.n
+
+
+class Interview(Workflow):
+    """Asks a Question and waits for an Answer: neither is in a step signature."""
+
+    @step
+    async def ask(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        answer = await ctx.wait_for_event(Answer, waiter_event=Question(text="name?"))
+        return StopEvent(result=f"hello {answer.text}")
+
+
+LISTED = {
+    "test_snapshot_unnamed_classes.Answer": "test_snapshot_unnamed_classes:Answer",
+    "test_snapshot_unnamed_classes.Question": "test_snapshot_unnamed_classes:Question",
+}
+
+
+async def frozen_while_asking(handler: WorkflowHandler, serializer: Any = None) -> dict[str, Any]:
+    with anyio.fail_after(5):
+        async for event in handler.stream_events():
+            if isinstance(event, Question):
+                break
+    data: dict[str, Any] = json.loads(json.dumps(handler.ctx.to_dict(serializer)))
+    await handler.cancel_run()
+    return data
+
+
+async def test_a_waiter_of_unnamed_classes_freezes_and_resumes_in_a_fresh_instance() -> None:
+    data = await frozen_while_asking(Interview().run())
+    assert data["event_classes"] == LISTED
+    [waiter] = data["waiters"]
+    assert waiter["event_type"] == "test_snapshot_unnamed_classes.Answer"
+    assert waiter["waiter_event"]["$type"] == "test_snapshot_unnamed_classes.Question"
+
+    fresh = Interview()
+    restored = Context.from_dict(fresh, data)
+    assert restored.to_dict() == data  # a restored context freezes the same again
+    resumed = fresh.run(ctx=restored)
+    with anyio.fail_after(5):
+        async for event in resumed.stream_events():
+            if isinstance(event, Question):  # asked again: the step runs from its top
+                resumed.ctx.send_event(Answer(text="Ada"))
+        assert await resumed == "hello Ada"
+
+
+async def test_a_pickle_serializer_snapshots_unnamed_classes_too() -> None:
+    serializer = PickleSerializer()
+    workflow = Interview()
+    handler = workflow.run()
+    await handler.ctx.store.set("opaque", Opaque(7))
+    data = await frozen_while_asking(handler, serializer)
+    assert data["event_classes"] == LISTED
+    assert data["store"]["opaque"]["$type"] == "pickle"
+
+    fresh = Interview()
+    restored = Context.from_dict(fresh, data, serializer=serializer)
+    assert await restored.store.get("opaque") == Opaque(7)
+    resumed = fresh.run(ctx=restored)
+    resumed.ctx.send_event(Answer(text="Grace"))
+    with anyio.fail_after(5):
+        assert await resumed == "hello Grace"
+
+
+class Base(Event):
+    n: int = 0
+
+
+class Sent(Base):
+    """Sent by the caller; the step accepts its base class only."""
+
+
+class Streamed(Event):
+    note: str = ""
+
+
+class Relay(Workflow):
+    """Only the caller sends Base events: the graph check would refuse that."""
+
+    def __init__(self) -> None:
+        super().__init__(disable_validation=True)
+        self.gate = anyio.Event()
+        self.holding = anyio.Event()
+
+    @step
+    async def begin(self, ctx: Context, ev: StartEvent) -> None:
+        ctx.write_event_to_stream(Streamed(note="started"))
+
+    @step(accept_event_subclasses=True, num_workers=1)
+    async def handle(self, ev: Base) -> StopEvent:
+        self.holding.set()
+        await self.gate.wait()
+        return StopEvent(result=(type(ev).__name__, ev.n))
+
+
+async def test_caller_sent_and_streamed_events_of_unnamed_classes_round_trip() -> None:
+    workflow = Relay()
+    handler = workflow.run()
+    handler.ctx.send_event(Sent(n=3))
+    with anyio.fail_after(5):
+        await workflow.holding.wait()
+        await anyio.wait_all_tasks_blocked()
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    await handler.cancel_run()
+    assert data["event_classes"] == {
+        "test_snapshot_unnamed_classes.Sent": "test_snapshot_unnamed_classes:Sent",
+        "test_snapshot_unnamed_classes.Streamed": "test_snapshot_unnamed_classes:Streamed",
+    }
+
+    fresh = Relay()
+    fresh.gate.set()
+    resumed = fresh.run(ctx=Context.from_dict(fresh, data))
+    with anyio.fail_after(5):
+        streamed = [e async for e in resumed.stream_events()]
+        assert await resumed == ("Sent", 3)
+    assert Streamed(note="started") in streamed  # unread when frozen: streamed on resume
+
+
+def test_a_listed_class_that_is_not_loaded_is_refused_and_never_imported() -> None:
+    data = Context(Interview()).to_dict()
+    data["event_classes"] = {"wave.Error": "wave:Error"}
+    assert "wave" not in sys.modules
+    with pytest.raises(
+        ContextSerdeError,
+        match=r"^Event class wave:Error is not loaded at \$\.event_classes\.wave\.Error\. "
+        r"flowkit never imports what a snapshot names: import the module that defines "
+        r"Error before Context\.from_dict\(\), or register the class",
+    ):
+        Context.from_dict(Interview(), data)
+    assert "wave" not in sys.modules
+
+
+def test_a_malformed_listing_is_refused_with_its_path() -> None:
+    data = Context(Interview()).to_dict()
+    data["event_classes"] = {"test_snapshot_unnamed_classes.Answer": "elsewhere:Answer"}
+    with pytest.raises(ContextSerdeError, match=r"^Malformed event class entry") as caught:
+        Context.from_dict(Interview(), data)
+    assert caught.value.path == "$.event_classes.test_snapshot_unnamed_classes.Answer"
+    data["event_classes"] = ["test_snapshot_unnamed_classes:Answer"]
+    with pytest.raises(ContextSerdeError, match=r"^The event classes must be an object"):
+        Context.from_dict(Interview(), data)
+
+
+class Narrated(Workflow):
+    """Streams plain ``Event`` notes (the base class itself, in no signature), then waits."""
+
+    @step
+    async def ask(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        ctx.write_event_to_stream(Event(note="asking"))
+        answer = await ctx.wait_for_event(Answer, waiter_event=Question(text="name?"))
+        ctx.write_event_to_stream(Event(note="answered"))
+        return StopEvent(result=answer.text)
+
+
+async def test_the_base_event_class_streamed_as_is_freezes_and_resumes() -> None:
+    handler = Narrated().run()
+    with anyio.fail_after(5):
+        async for event in handler.stream_events():
+            if isinstance(event, Question):
+                break
+    data: dict[str, Any] = json.loads(json.dumps(handler.ctx.to_dict()))
+    await handler.cancel_run()
+    assert "flowkit.events.Event" in data["event_classes"]
+
+    fresh = Narrated()
+    resumed = fresh.run(ctx=Context.from_dict(fresh, data))
+    resumed.ctx.send_event(Answer(text="ada"))
+    notes: list[str] = []
+    with anyio.fail_after(5):
+        async for event in resumed.stream_events():
+            if type(event) is Event:
+                notes.append(event.note)
+        assert await resumed == "ada"
+    # The waiting step runs again from its top after a restore, so it streams "asking" again.
+    assert notes == ["asking", "answered"]
