@@ -98,4 +98,3 @@ class Waiters:
         delivery = _execution("collect_events").delivery
         key = buffer_id if buffer_id is not None else delivery.step
         return self._ledger.collect(key, delivery, event, expected)
-
