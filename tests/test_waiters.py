@@ -218,3 +218,46 @@ async def test_an_answered_wait_whose_step_ends_leaves_the_run_idle() -> None:
         pytest.raises(WorkflowRuntimeError, match="is idle and can never finish"),
     ):
         await handler
+
+
+class Rounds(Workflow):
+    """Pairs parts sent by the caller; the first batch waits at a gate; two batches end it."""
+
+    def __init__(self, hold: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hold = hold
+        self.gate = anyio.Event()
+
+    @step
+    async def start(self, ev: StartEvent) -> Part | None:
+        return None  # the caller sends the parts
+
+    @step(num_workers=1)
+    async def gather(self, ctx: Context, ev: Part) -> StopEvent | None:
+        batch = ctx.collect_events(ev, [Part, Part])
+        if batch is None:
+            return None
+        if self.hold:
+            await self.gate.wait()
+        pairs: list[list[int]] = await ctx.store.get("pairs", default=[])
+        pairs.append([p.n for p in batch if isinstance(p, Part)])
+        await ctx.store.set("pairs", pairs)
+        return StopEvent(result=pairs) if len(pairs) == 2 else None
+
+
+async def test_a_batch_completed_again_after_a_restore_leaves_the_buffer_right() -> None:
+    workflow = Rounds(hold=True)
+    handler = workflow.run()
+    handler.ctx.send_event(Part(n=0))
+    handler.ctx.send_event(Part(n=1))
+    await anyio.wait_all_tasks_blocked()  # the batch is complete; its step waits at the gate
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    await handler.cancel_run()
+
+    fresh = Rounds(hold=False)
+    resumed = fresh.run(ctx=Context.from_dict(fresh, data))
+    for n in (2, 3, 4):  # queued behind the re-run of the execution that made batch one
+        resumed.ctx.send_event(Part(n=n))
+    with anyio.fail_after(5):
+        assert await resumed == [[0, 1], [2, 3]]
+    assert resumed.ctx.to_dict()["collected"] == {}  # both batches released; part 4 unread
