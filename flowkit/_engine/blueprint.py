@@ -17,13 +17,14 @@ import cattrs
 
 from ..errors import WorkflowRuntimeError, WorkflowValidationError
 from ..events import Event, StartEvent
+from ..resource import ResourceDefinition, ResourceManager
 from . import freeze, snapshot
 from .graph import StepGraph, build_graph
 from .registry import Registry
 from .run import Run, RunSettings
 from .signature import StepConfig
 from .state import RunState
-from .worker import StepCall
+from .step_calls import Binder, binder
 
 STEP_CONFIG = "_step_config"
 """The attribute ``@step`` sets on a function: its StepConfig."""
@@ -87,20 +88,6 @@ def forget_graphs() -> None:
     _graphs.clear()
 
 
-def _make_call(func: Callable[..., Any], config: StepConfig, ctx: object) -> StepCall:
-    """A one-argument callable running the step on an event, with ``ctx`` filled in."""
-    if config.positional == ("event",):
-        return func
-    if config.positional == ("event", "ctx"):
-        return lambda ev: func(ev, ctx)
-    if config.positional == ("ctx", "event"):
-        return lambda ev: func(ctx, ev)
-    event_name, ctx_name = config.event_name, config.context_parameter
-    if ctx_name is None:
-        return lambda ev: func(**{event_name: ev})
-    return lambda ev: func(**{event_name: ev, ctx_name: ctx})
-
-
 class Blueprint:
     """What runs of one workflow instance are made from.
 
@@ -111,6 +98,8 @@ class Blueprint:
         settings: Timeout, output and limits of its runs.
         serializer: Its default serializer.
         default_store: Makes the untyped store of a new run.
+        resource_manager: Makes and caches the resources its steps take (one per
+            workflow instance; a new one if None).
     """
 
     def __init__(
@@ -121,6 +110,7 @@ class Blueprint:
         settings: RunSettings,
         serializer: Serializer,
         default_store: Callable[[], Any],
+        resource_manager: ResourceManager | None = None,
     ) -> None:
         self.graph = graph
         self.name = name
@@ -134,6 +124,13 @@ class Blueprint:
             if name in graph.steps
         }
         self._catch_handlers = {name: self._find_catch_handler(name) for name in graph.steps}
+        self.resource_manager = resource_manager or ResourceManager()
+        # Read once: how each step is called in a run (plain async steps take the
+        # bare function; sync steps a thread, steps with resources their injection).
+        self._binders: dict[str, Binder] = {
+            name: binder(func, graph.steps[name], self.resource_manager)
+            for name, func in self.functions.items()
+        }
         # Per serializer (held weakly, so a serializer made per call is not kept): how many
         # value types it had, and the registry and converter built from them.
         self._converters: weakref.WeakKeyDictionary[
@@ -144,11 +141,8 @@ class Blueprint:
 
     def create_run(self, state: RunState, ctx: object, first: StartEvent | None) -> Run:
         """A run of ``state`` whose steps get ``ctx``, started with ``first`` unless resumed."""
-        graph = self.graph
-        calls = {
-            name: _make_call(func, graph.steps[name], ctx) for name, func in self.functions.items()
-        }
-        run = Run(graph, calls, state, self.settings, self._catch_handlers.__getitem__)
+        calls = {name: bind(ctx) for name, bind in self._binders.items()}
+        run = Run(self.graph, calls, state, self.settings, self._catch_handlers.__getitem__)
         if first is not None:
             run.route(first)
         return run
@@ -175,6 +169,10 @@ class Blueprint:
                 f"Failed creating a start event of type '{expected.__name__}' with the keyword "
                 f"arguments: {kwargs}. {exc}"
             ) from None
+
+    def resources(self) -> dict[str, tuple[ResourceDefinition, ...]]:
+        """The resource parameters of each step that takes some, by step name."""
+        return {name: c.resources for name, c in self.graph.steps.items() if c.resources}
 
     def _find_catch_handler(self, failed_step: str) -> str | None:
         wildcard = None

@@ -37,6 +37,7 @@ from .ledger import Ledger
 from .slots import RunSlots
 from .state import Delivery, RunState
 from .stream import EventStream
+from .sync_steps import LoopHandle
 from .waiters import Waiters
 from .worker import Execution, StepCall, StepRuntime, current_execution
 
@@ -105,6 +106,8 @@ class Run:
         self._task_group: TaskGroup | None = None
         self._run_scope: anyio.CancelScope | None = None
         self._last_step: str | None = None
+        # The loop the run runs on, for ctx calls from sync steps' threads (sync_steps.py).
+        self.loop: LoopHandle | None = None
         # A run exists from now on: a snapshot taken before its task starts resumes it.
         state.started = True
 
@@ -330,6 +333,7 @@ class Run:
         if self.outcome is not None:  # cancelled, or stopped, before it started
             self.done.set()
             return
+        self.loop = LoopHandle.current()
         state = self.state
         timed_out = False
         try:

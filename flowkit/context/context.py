@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any, Generic, TypeVar, overload
 
 from .._engine.blueprint import Blueprint, HasBlueprint
 from .._engine.run import Run
 from .._engine.state import RunState
+from .._engine.sync_steps import call_on_loop, foreign_loop, not_in_sync_step
 from .._engine.worker import current_execution
 from ..errors import ContextStateError
 from ..events import Event, StartEvent
@@ -113,7 +114,12 @@ class Context(Generic[MODEL_T]):
             WorkflowStepDoesNotExistError: ``step`` names no step of the workflow.
             ContextStateError: The context has no run.
         """
-        self._live_run("send_event").send_event(message, step)
+        run = self._live_run("send_event")
+        loop = foreign_loop(run.loop)
+        if loop is not None:  # from a sync step's thread (or any other thread)
+            call_on_loop(loop, run.send_event, message, step)
+            return
+        run.send_event(message, step)
 
     def write_event_to_stream(self, ev: Event | None) -> None:
         """Write ``ev`` to the run's event stream (``handler.stream_events()``); None is ignored.
@@ -121,8 +127,14 @@ class Context(Generic[MODEL_T]):
         Raises:
             ContextStateError: The context has no run.
         """
-        if ev is not None:
-            self._live_run("write_event_to_stream").stream.write(ev)
+        if ev is None:
+            return
+        run = self._live_run("write_event_to_stream")
+        loop = foreign_loop(run.loop)
+        if loop is not None:
+            call_on_loop(loop, run.stream.write, ev)
+            return
+        run.stream.write(ev)
 
     def collect_events(
         self, ev: Event, expected: Sequence[type[Event]], buffer_id: str | None = None
@@ -136,16 +148,20 @@ class Context(Generic[MODEL_T]):
         Raises:
             ContextStateError: Called outside a step.
         """
-        return self._live_run("collect_events").waiters.collect_events(ev, expected, buffer_id)
+        run = self._live_run("collect_events")
+        loop = foreign_loop(run.loop)
+        if loop is not None:
+            return call_on_loop(loop, run.waiters.collect_events, ev, expected, buffer_id)
+        return run.waiters.collect_events(ev, expected, buffer_id)
 
-    async def wait_for_event(
+    def wait_for_event(
         self,
         event_type: type[_EventT],
         waiter_event: Event | None = None,
         waiter_id: str | None = None,
         requirements: dict[str, Any] | None = None,
         timeout: float | None = 2000,
-    ) -> _EventT:
+    ) -> Coroutine[Any, Any, _EventT]:
         """Pause the calling step until an event of ``event_type`` arrives, and return it.
 
         ``waiter_event`` (typically an InputRequiredEvent) is written to the stream when
@@ -157,9 +173,14 @@ class Context(Generic[MODEL_T]):
         Raises:
             TimeoutError: No matching event came within ``timeout`` seconds.
             ContextStateError: Called outside a step.
+            WorkflowRuntimeError: Called from a sync step (a ``def`` step runs in a
+                worker thread and cannot pause on the event loop); raised by the call
+                itself, before any ``await``.
         """
         run = self._live_run("wait_for_event")
-        return await run.waiters.wait_for_event(
+        if foreign_loop(run.loop) is not None:
+            raise not_in_sync_step("wait_for_event")
+        return run.waiters.wait_for_event(
             event_type, waiter_event, waiter_id, requirements, timeout
         )
 
@@ -203,6 +224,9 @@ class Context(Generic[MODEL_T]):
         Raises:
             ContextSerdeError: A stored value has a type that cannot be made JSON.
         """
+        loop = foreign_loop(self._run.loop if self._run is not None else None)
+        if loop is not None:  # freeze between two awaits of the loop, never mid-change
+            return call_on_loop(loop, self._blueprint.freeze, self._state, serializer)
         return self._blueprint.freeze(self._state, serializer)
 
     @classmethod
@@ -234,6 +258,9 @@ class Context(Generic[MODEL_T]):
         Works during the run, after it ended, and on a context restored with
         :meth:`from_dict` (the counters travel in the snapshot).
         """
+        loop = foreign_loop(self._run.loop if self._run is not None else None)
+        if loop is not None:
+            return call_on_loop(loop, self.statistics)
         state = self._state
         counters = state.counters
         run = self._run
