@@ -463,3 +463,5 @@ class Run:
         finally:
             if token is not None:
                 current_execution.reset(token)
+            if execution is not None:
+                execution.release()
