@@ -35,7 +35,7 @@ __all__ = ["Workflow"]
 
 
 class Workflow:
-    """An event-driven workflow: subclass it and decorate async methods with ``@step``.
+    """An event-driven workflow: subclass it and decorate methods with ``@step``.
 
     Args:
         timeout: Seconds a run may take before it ends with WorkflowTimeoutError

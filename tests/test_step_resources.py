@@ -24,6 +24,7 @@ from flowkit.events import (
     StopEvent,
 )
 from flowkit.resource import Resource, ResourceConfig, ResourceManager
+from flowkit.retry_policy import retry_policy, stop_after_attempt, wait_fixed
 
 MADE: list[str] = []
 
@@ -170,6 +171,32 @@ async def test_a_free_function_step_takes_resources() -> None:
         memory = await Free().run()
     assert isinstance(memory, Memory)
     assert MADE == ["client", "memory"]
+
+
+FLAKY: list[int] = []
+
+
+def flaky_client() -> Client:
+    FLAKY.append(1)
+    if len(FLAKY) == 1:
+        raise ConnectionError("the service is not up yet")
+    return Client()
+
+
+class RetriesItsFactory(Workflow):
+    @step(retry_policy=retry_policy(wait=wait_fixed(0), stop=stop_after_attempt(2)))
+    def start(self, ev: StartEvent, client: Annotated[Client, Resource(flaky_client)]) -> StopEvent:
+        return StopEvent(result=client)
+
+
+@pytest.mark.usefixtures("no_leaked_tasks")
+async def test_a_failing_factory_fails_the_call_and_the_step_policy_retries_it() -> None:
+    FLAKY.clear()
+    with anyio.fail_after(5):
+        handler = RetriesItsFactory().run()
+        assert isinstance(await handler, Client)
+    assert FLAKY == [1, 1]
+    assert handler.ctx.statistics().step_runs == {"start": 2}
 
 
 class Cyclic(Workflow):

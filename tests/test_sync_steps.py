@@ -6,6 +6,7 @@ anyio.Event handshakes, never with sleeps.
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -94,6 +95,8 @@ class Chatty(Workflow):
             return None
         seen = anyio.from_thread.run(ctx.store.get, "seen")
         stats = ctx.statistics()
+        snapshot = ctx.to_dict()  # frozen on the loop, between two of its awaits
+        json.dumps(snapshot)
         return StopEvent(result=(sorted(e.n for e in events), seen, stats.events["Ping"]))
 
 
