@@ -83,7 +83,7 @@ class Chatty(Workflow):
     @step
     def start(self, ctx: Context, ev: StartEvent) -> Ping | None:
         anyio.from_thread.run(ctx.store.set, "seen", ["start"])
-        ctx.write_event_to_stream(Note(text="from a thread"))
+        ctx.write_event_to_stream(Ping(n=99))  # a class the snapshot knows: to_dict below
         for n in range(3):
             ctx.send_event(Ping(n=n))
         return None
@@ -106,7 +106,7 @@ async def test_ctx_calls_from_a_sync_step_run_on_the_loop() -> None:
         streamed = [e async for e in handler.stream_events()]
         result = await handler
     assert result == ([0, 1, 2], ["start"], 3)
-    assert Note(text="from a thread") in streamed
+    assert Ping(n=99) in streamed
     assert await handler.ctx.store.get("seen") == ["start"]
 
 
@@ -250,3 +250,15 @@ async def test_send_event_from_a_thread_the_caller_started() -> None:
             await anyio.lowlevel.checkpoint()
         await anyio.to_thread.run_sync(handler.ctx.send_event, Ping(n=7))
         assert await handler == 7
+
+
+async def test_a_finished_runs_context_is_read_from_any_thread() -> None:
+    with anyio.fail_after(5):
+        handler = Chatty().run()
+        await handler
+        snapshot = await anyio.to_thread.run_sync(handler.ctx.to_dict)
+        stats = await anyio.to_thread.run_sync(handler.ctx.statistics)
+    assert snapshot == handler.ctx.to_dict()
+    assert stats.finished is True
+    with pytest.raises(WorkflowRuntimeError, match=r"^Cannot send Ping: the run has already ended"):
+        await anyio.to_thread.run_sync(handler.ctx.send_event, Ping(n=1))

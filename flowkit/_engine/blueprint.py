@@ -17,7 +17,7 @@ import cattrs
 
 from ..errors import WorkflowRuntimeError, WorkflowValidationError
 from ..events import Event, StartEvent
-from ..resource import ResourceDefinition, ResourceManager
+from ..resource import ResourceManager
 from . import freeze, snapshot
 from .graph import StepGraph, build_graph
 from .registry import Registry
@@ -124,7 +124,9 @@ class Blueprint:
             if name in graph.steps
         }
         self._catch_handlers = {name: self._find_catch_handler(name) for name in graph.steps}
-        self.resource_manager = resource_manager or ResourceManager()
+        self.resource_manager = (
+            resource_manager if resource_manager is not None else ResourceManager()
+        )
         # Read once: how each step is called in a run (plain async steps take the
         # bare function; sync steps a thread, steps with resources their injection).
         self._binders: dict[str, Binder] = {
@@ -169,10 +171,6 @@ class Blueprint:
                 f"Failed creating a start event of type '{expected.__name__}' with the keyword "
                 f"arguments: {kwargs}. {exc}"
             ) from None
-
-    def resources(self) -> dict[str, tuple[ResourceDefinition, ...]]:
-        """The resource parameters of each step that takes some, by step name."""
-        return {name: c.resources for name, c in self.graph.steps.items() if c.resources}
 
     def _find_catch_handler(self, failed_step: str) -> str | None:
         wildcard = None

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
 import anyio.from_thread
 import anyio.lowlevel
 import attrs
@@ -44,12 +45,14 @@ class LoopHandle:
         return cls(threading.get_ident(), anyio.lowlevel.current_token())
 
 
-def foreign_loop(loop: LoopHandle | None) -> LoopHandle | None:
+def foreign_loop(loop: LoopHandle | None, done: anyio.Event) -> LoopHandle | None:
     """``loop`` if the calling thread is another thread than its own, else None.
 
-    None also when the run has not started on a loop yet (nothing to marshal to).
+    None also when the run has not started on a loop yet, or has ended (``done``):
+    its state no longer changes, so any thread may read it, and a call that would
+    change it fails without touching it.
     """
-    if loop is None or loop.thread == threading.get_ident():
+    if loop is None or loop.thread == threading.get_ident() or done.is_set():
         return None
     return loop
 

@@ -115,7 +115,7 @@ class Context(Generic[MODEL_T]):
             ContextStateError: The context has no run.
         """
         run = self._live_run("send_event")
-        loop = foreign_loop(run.loop)
+        loop = foreign_loop(run.loop, run.done)
         if loop is not None:  # from a sync step's thread (or any other thread)
             call_on_loop(loop, run.send_event, message, step)
             return
@@ -130,7 +130,7 @@ class Context(Generic[MODEL_T]):
         if ev is None:
             return
         run = self._live_run("write_event_to_stream")
-        loop = foreign_loop(run.loop)
+        loop = foreign_loop(run.loop, run.done)
         if loop is not None:
             call_on_loop(loop, run.stream.write, ev)
             return
@@ -149,7 +149,7 @@ class Context(Generic[MODEL_T]):
             ContextStateError: Called outside a step.
         """
         run = self._live_run("collect_events")
-        loop = foreign_loop(run.loop)
+        loop = foreign_loop(run.loop, run.done)
         if loop is not None:
             return call_on_loop(loop, run.waiters.collect_events, ev, expected, buffer_id)
         return run.waiters.collect_events(ev, expected, buffer_id)
@@ -178,7 +178,7 @@ class Context(Generic[MODEL_T]):
                 itself, before any ``await``.
         """
         run = self._live_run("wait_for_event")
-        if foreign_loop(run.loop) is not None:
+        if foreign_loop(run.loop, run.done) is not None:
             raise not_in_sync_step("wait_for_event")
         return run.waiters.wait_for_event(
             event_type, waiter_event, waiter_id, requirements, timeout
@@ -224,7 +224,7 @@ class Context(Generic[MODEL_T]):
         Raises:
             ContextSerdeError: A stored value has a type that cannot be made JSON.
         """
-        loop = foreign_loop(self._run.loop if self._run is not None else None)
+        loop = None if self._run is None else foreign_loop(self._run.loop, self._run.done)
         if loop is not None:  # freeze between two awaits of the loop, never mid-change
             return call_on_loop(loop, self._blueprint.freeze, self._state, serializer)
         return self._blueprint.freeze(self._state, serializer)
@@ -258,7 +258,7 @@ class Context(Generic[MODEL_T]):
         Works during the run, after it ended, and on a context restored with
         :meth:`from_dict` (the counters travel in the snapshot).
         """
-        loop = foreign_loop(self._run.loop if self._run is not None else None)
+        loop = None if self._run is None else foreign_loop(self._run.loop, self._run.done)
         if loop is not None:
             return call_on_loop(loop, self.statistics)
         state = self._state
