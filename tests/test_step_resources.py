@@ -303,6 +303,14 @@ def test_validate_resources_makes_them_and_reports_failing_factories(tmp_path: P
     )
 
 
+@pytest.mark.usefixtures("no_leaked_tasks")
+async def test_validate_resources_from_async_code_says_to_call_it_from_sync_code() -> None:
+    with pytest.raises(RuntimeError, match=r"^validate\(validate_resources=True\) cannot be"):
+        Shared().validate(validate_resources=True)
+    assert Shared().validate() is False  # the other checks need no event loop
+    assert MADE == []
+
+
 class AskWithResource(Workflow):
     @step
     async def ask(

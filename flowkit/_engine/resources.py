@@ -176,6 +176,13 @@ def check_steps(
         if problems:
             raise validation_error("Resource config", problems)
     if factories and steps:
-        problems = anyio.run(check_resources, steps, manager)
+        try:
+            problems = anyio.run(check_resources, steps, manager)
+        except RuntimeError as exc:  # factories' errors are problems: this is anyio.run's
+            raise RuntimeError(
+                f"validate(validate_resources=True) cannot be called from async code ({exc}): "
+                "it runs the resource factories in an event loop of its own. Call it before "
+                "starting the event loop, or make them with 'await manager.get(Resource(...))'."
+            ) from None
         if problems:
             raise validation_error("Resource", problems)
