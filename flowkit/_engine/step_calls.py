@@ -13,12 +13,11 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-import anyio.to_thread
-
 from ..events import Event
 from ..resource import ResourceManager
 from .resources import resolve
 from .signature import StepConfig
+from .sync_steps import run_in_thread
 from .worker import StepCall
 
 Binder: TypeAlias = Callable[[object], StepCall]
@@ -63,10 +62,10 @@ def _in_thread(func: Callable[..., Any], config: StepConfig, ctx: object) -> Ste
     """The call of a sync step: the same binding, run in a worker thread."""
     call = _plain(func, config, ctx)
 
-    async def run_in_thread(event: Event) -> Any:
-        return await anyio.to_thread.run_sync(call, event, abandon_on_cancel=True)
+    async def in_thread(event: Event) -> Any:
+        return await run_in_thread(call, event)
 
-    return run_in_thread
+    return in_thread
 
 
 def _with_resources(
@@ -85,7 +84,7 @@ def _with_resources(
         kwargs = await resolve(manager, params)
         bound = functools.partial(func, **fixed, **kwargs, **{event_name: event})
         if sync:
-            return await anyio.to_thread.run_sync(bound, abandon_on_cancel=True)
+            return await run_in_thread(bound)
         return await bound()
 
     return call

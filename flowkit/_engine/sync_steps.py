@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
+import anyio.to_thread
 import attrs
 
 from ..errors import WorkflowRuntimeError
@@ -82,6 +83,51 @@ def _as_step(execution: Execution | None, func: Callable[..., _T], args: tuple[A
         return func(*args)
     finally:
         current_execution.reset(token)
+
+
+class ThreadCall:
+    """One call of a sync step, handed to a worker thread and emptied once it returned.
+
+    A worker thread drops its references to the call it ran only after it reported
+    the result to the loop, so for a moment the finished step (its workflow, its
+    context, the exception it raised) would still be reachable from the thread. The
+    thread gets this object instead, and the loop empties it as soon as it has the
+    outcome.
+    """
+
+    __slots__ = ("args", "error", "func", "result")
+
+    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.func: Callable[..., Any] | None = func
+        self.args = args
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def __call__(self) -> None:
+        assert self.func is not None
+        try:
+            self.result = self.func(*self.args)
+        except BaseException as exc:  # re-raised on the loop by run_in_thread
+            self.error = exc
+
+
+async def run_in_thread(func: Callable[..., Any], *args: Any) -> Any:
+    """``func(*args)`` in a worker thread, abandoned (left to finish alone) on cancellation.
+
+    Raises:
+        BaseException: What ``func`` raised.
+    """
+    call = ThreadCall(func, args)
+    await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+    result, error = call.result, call.error
+    call.func = call.result = call.error = None
+    call.args = ()
+    if error is not None:
+        try:
+            raise error
+        finally:
+            del error  # the traceback holds this frame: break the cycle
+    return result
 
 
 def not_in_sync_step(method: str) -> WorkflowRuntimeError:
