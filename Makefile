@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python docs/examples/human_in_the_loop.py
+	$(BIN)/python docs/examples/durable_human_in_the_loop.py
 
 test: $(STAMP)
 	$(BIN)/ruff check flowkit tests benchmarks docs/examples

@@ -124,7 +124,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class _ComposedRetryPolicy:
     retry: RetryCondition | None
     wait: WaitStrategy
@@ -141,6 +141,11 @@ class _ComposedRetryPolicy:
         if self.stop(attempts, elapsed_time, upcoming_sleep=delay):
             return None
         return delay
+
+    def __repr__(self) -> str:
+        # Shown as the call that makes it, as drawings and error messages print it.
+        retry = "" if self.retry is None else f"retry={self.retry!r}, "
+        return f"retry_policy({retry}wait={self.wait!r}, stop={self.stop!r})"
 
 
 _DEFAULT_WAIT = wait_fixed(5)

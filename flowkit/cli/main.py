@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
+from . import draw, runs, worker
 from .errors import CommandError
 
 __all__ = ["SUBCOMMANDS", "AddParser", "Command", "build_parser", "main"]
@@ -15,7 +16,11 @@ __all__ = ["SUBCOMMANDS", "AddParser", "Command", "build_parser", "main"]
 # ``handler`` (a ``Command``) as the parser's default; the list below names them in help order.
 Command: TypeAlias = Callable[[argparse.Namespace], int]
 AddParser: TypeAlias = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
-SUBCOMMANDS: tuple[AddParser, ...] = ()
+SUBCOMMANDS: tuple[AddParser, ...] = (
+    draw.add_parser,
+    runs.add_parser,
+    worker.add_parser,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
