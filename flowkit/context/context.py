@@ -106,7 +106,9 @@ class Context(Generic[MODEL_T]):
         """Send an event into the run, to the steps that accept it (or to ``step`` only).
 
         Callable from steps and from the caller (``handler.ctx.send_event``); it never
-        blocks. An event that answers a ``wait_for_event`` goes to that waiter.
+        blocks. An event that answers a ``wait_for_event`` goes to that waiter. From
+        another thread (a sync step's, or one of yours) it runs on the run's event
+        loop, and the calling thread waits until it has.
 
         Raises:
             WorkflowRuntimeError: ``message`` is not an Event, ``step`` does not accept
@@ -123,6 +125,8 @@ class Context(Generic[MODEL_T]):
 
     def write_event_to_stream(self, ev: Event | None) -> None:
         """Write ``ev`` to the run's event stream (``handler.stream_events()``); None is ignored.
+
+        From another thread (a sync step's) it runs on the run's event loop.
 
         Raises:
             ContextStateError: The context has no run.
