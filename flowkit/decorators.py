@@ -93,11 +93,14 @@ def step(
     accept_event_subclasses: bool = False,
     skip_graph_checks: list[StepGraphCheck] | None = None,
 ) -> _F | Callable[[_F], _F]:
-    """Mark an async method (or a free function) as a workflow step.
+    """Mark a method (or a free function) as a workflow step.
 
     The step receives the events its event parameter's annotation names (a union
     accepts several) and emits the events its return annotation names. A parameter
-    annotated ``Context`` receives the run's context.
+    annotated ``Context`` receives the run's context; one annotated
+    ``Annotated[T, Resource(factory)]`` (or ``ResourceConfig``) a resource. A step
+    written as ``def`` instead of ``async def`` runs in a worker thread (see
+    docs/semantics.md, "Sync steps").
 
     Args:
         func: The step function, when used as a bare ``@step``.
@@ -113,9 +116,9 @@ def step(
         The function itself, with its StepConfig recorded on it.
 
     Raises:
-        WorkflowValidationError: The signature is invalid, ``num_workers`` is not an
-            int >= 1, ``skip_graph_checks`` names an unknown check, or a free function
-            is given without ``workflow=``.
+        WorkflowValidationError: The signature is invalid (or a generator), ``num_workers``
+            is not an int >= 1, ``skip_graph_checks`` names an unknown check, or a free
+            function is given without ``workflow=``.
     """
     namespace = _caller_namespace(2)
 

@@ -12,7 +12,7 @@ if sys.version_info < (3, 11):
 
 import anyio
 
-from ._engine import backend
+from ._engine import backend, resources
 from ._engine.blueprint import (
     STEP_CONFIG,
     Blueprint,
@@ -32,6 +32,7 @@ from .context.state_store import DictState
 from .errors import WorkflowValidationError
 from .events import Event, StartEvent, StopEvent
 from .handler import WorkflowHandler
+from .resource import ResourceManager
 
 __all__ = ["Workflow"]
 
@@ -46,13 +47,17 @@ def _check_start_event(start_event: object) -> None:
 
 
 class Workflow:
-    """An event-driven workflow: subclass it and decorate async methods with ``@step``.
+    """An event-driven workflow: subclass it and decorate methods with ``@step``.
 
     Args:
         timeout: Seconds a run may take before it ends with WorkflowTimeoutError
             (time spent frozen in a snapshot does not count); None for no limit.
         disable_validation: Skip the checks of the event graph before a run.
         verbose: Print each step's start and what it produced.
+        resource_manager: Makes and caches the resources steps take through
+            ``Annotated[T, Resource(...)]`` parameters; one per workflow instance, a
+            new one if None. Pass one to share resources between instances or to set
+            some with ``await manager.set(name, value)``.
         num_concurrent_runs: How many runs of this workflow instance may execute at
             once; further runs wait for a slot. None for no limit.
         workflow_name: The name snapshots are checked against; by default the class's
@@ -84,6 +89,7 @@ class Workflow:
         timeout: float | None = 45.0,
         disable_validation: bool = False,
         verbose: bool = False,
+        resource_manager: ResourceManager | None = None,
         num_concurrent_runs: int | None = None,
         workflow_name: str | None = None,
         serializer: BaseSerializer | None = None,
@@ -118,6 +124,9 @@ class Workflow:
             verbose=verbose,
             stream_high_water=stream_buffer_size,
             slots=RunSlots(num_concurrent_runs) if num_concurrent_runs is not None else None,
+        )
+        self._resource_manager = (
+            resource_manager if resource_manager is not None else ResourceManager()
         )
         self._current: Blueprint | None = None
 
@@ -157,23 +166,51 @@ class Workflow:
         current = self._current
         if current is None or current.graph is not graph:
             current = self._current = Blueprint(
-                self, graph, self._workflow_name, self._settings, self._serializer, DictState
+                self,
+                graph,
+                self._workflow_name,
+                self._settings,
+                self._serializer,
+                DictState,
+                self._resource_manager,
             )
             current.former_name = self._former_name
         return current
 
-    def validate(self) -> bool:
-        """Check the event graph now; the same checks run before every run.
+    def validate(
+        self, *, validate_resource_configs: bool = True, validate_resources: bool = False
+    ) -> bool:
+        """Check the event graph now (the same checks run before every run), and resources.
+
+        Args:
+            validate_resource_configs: Load every ``ResourceConfig`` the steps (and
+                their factories) use, and check it fits its class.
+            validate_resources: Also make every resource through the workflow's
+                ResourceManager (they stay cached), finding dependency cycles and
+                failing factories. The factories run in an event loop of their own,
+                so call this from sync code, not inside a running event loop.
 
         Returns:
             Whether the workflow uses human-in-the-loop events.
 
         Raises:
-            WorkflowValidationError: The graph or a step signature is invalid; every
-                graph check that failed is listed.
+            WorkflowValidationError: The graph or a step signature is invalid (every
+                graph check that failed is listed), or a resource is wrong: one line per
+                problem, naming the step, the parameter, the resource chain, the config
+                file and what is wrong.
             ValueError: Steps use unrelated state types in ``Context[...]``.
         """
-        return graph_of(type(self), True, self._skip_graph_checks).uses_hitl
+        graph = graph_of(type(self), True, self._skip_graph_checks)
+        step_resources = {
+            name: config.resources for name, config in graph.steps.items() if config.resources
+        }
+        resources.check_steps(
+            step_resources,
+            self._resource_manager,
+            configs=validate_resource_configs,
+            factories=validate_resources,
+        )
+        return graph.uses_hitl
 
     @property
     def workflow_name(self) -> str:

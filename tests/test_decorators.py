@@ -1,6 +1,7 @@
 """Tests for flowkit.decorators: @step and @catch_error."""
 
 import inspect
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -235,15 +236,14 @@ def test_unresolvable_annotation_is_rejected() -> None:
     assert "NoSuchEvent" in str(info.value)
 
 
-def test_non_async_step_is_rejected() -> None:
-    with pytest.raises(
-        WorkflowValidationError, match=r"^Step 'blocking' must be an async function"
-    ):
+def test_generator_step_is_rejected() -> None:
+    # A plain ``def`` step is a sync step (tests/test_sync_steps.py); a generator is not a step.
+    with pytest.raises(WorkflowValidationError, match=r"^Step 'chunks' is a generator"):
 
         class Bad(Workflow):
             @step
-            def blocking(self, ev: StartEvent) -> StopEvent:
-                return StopEvent()
+            def chunks(self, ev: StartEvent) -> Iterator[StopEvent]:
+                yield StopEvent()
 
 
 # -- @catch_error -------------------------------------------------------------------

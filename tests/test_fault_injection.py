@@ -79,7 +79,8 @@ async def test_a_run_whose_only_wait_timed_out_fails_as_idle(then: str) -> None:
 
 class WaitsTwiceInParallel(Workflow):
     @step(num_workers=2)
-    async def wait(self, ctx: Context, ev: StartEvent | Handoff) -> Handoff | None:
+    async def wait(self, ctx: Context, ev: StartEvent | Handoff) -> Handoff | StopEvent | None:
+        # StopEvent is declared (a workflow must have a way to end) but never returned.
         with contextlib.suppress(TimeoutError):
             await ctx.wait_for_event(HumanResponseEvent, timeout=0.001)
         return Handoff() if isinstance(ev, StartEvent) else None

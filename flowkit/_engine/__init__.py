@@ -3,7 +3,9 @@
 A workflow class is read once into a ``StepGraph`` (``signature.py`` reads each step,
 ``graph.py`` validates the whole); ``blueprint.py`` derives from it and the instance
 all a run is made from: bound step calls, the @catch_error lookup, the initial store,
-the snapshot converter per serializer, freezing and thawing. ``state.py`` holds a
+the snapshot converter per serializer, freezing and thawing; ``step_calls.py`` binds
+each step to a run's context, its resources (``resources.py``, from the instance's
+ResourceManager) and, for a ``def`` step, a worker thread. ``state.py`` holds a
 ``RunState``: the store, each step's queued and in-flight deliveries, waiters and
 unread stream events. ``ledger.py`` is its single owner: every delivery lives there
 once, keyed by id, and it counts the open work and decides idleness; each step's
@@ -16,6 +18,7 @@ and ``collect.py`` (``collect_events`` buffers); ``slots.py`` limits concurrent 
 events for the caller go through ``stream.py``. Every change of ``RunState`` happens
 between two awaits, so ``freeze.py`` can freeze it at any moment with the converter
 ``snapshot.py`` configures; ``registry.py`` maps the workflow's event classes to tags
-and ``values.py`` stores values typed ``Any``. ``backend.py`` is the only module that
-touches asyncio or trio.
+and ``values.py`` stores values typed ``Any``. ``sync_steps.py`` brings ``ctx`` calls
+made in a worker thread back to the run's event loop. ``backend.py`` is the only
+module that touches asyncio or trio.
 """

@@ -15,13 +15,14 @@ from typing import Any, Protocol
 
 from ..errors import WorkflowRuntimeError, WorkflowValidationError
 from ..events import Event, StartEvent
+from ..resource import ResourceManager
 from .graph import StepGraph, build_graph
 from .graph_checks import state_type
 from .run import Run, RunSettings
 from .signature import StepConfig
 from .snapshot_codec import Serializer, SnapshotCodec
 from .state import RunState
-from .worker import StepCall
+from .step_calls import Binder, binder
 
 STEP_CONFIG = "_step_config"
 """The attribute ``@step`` sets on a function: its StepConfig."""
@@ -92,20 +93,6 @@ def forget_graphs() -> None:
     _graphs.clear()
 
 
-def _make_call(func: Callable[..., Any], config: StepConfig, ctx: object) -> StepCall:
-    """A one-argument callable running the step on an event, with ``ctx`` filled in."""
-    if config.positional == ("event",):
-        return func
-    if config.positional == ("event", "ctx"):
-        return lambda ev: func(ev, ctx)
-    if config.positional == ("ctx", "event"):
-        return lambda ev: func(ctx, ev)
-    event_name, ctx_name = config.event_name, config.context_parameter
-    if ctx_name is None:
-        return lambda ev: func(**{event_name: ev})
-    return lambda ev: func(**{event_name: ev, ctx_name: ctx})
-
-
 class Blueprint:
     """What runs of one workflow instance are made from.
 
@@ -116,6 +103,8 @@ class Blueprint:
         settings: Timeout, output and limits of its runs.
         serializer: Its default serializer.
         default_store: Makes the untyped store of a new run.
+        resource_manager: Makes and caches the resources its steps take (one per
+            workflow instance; a new one if None).
     """
 
     def __init__(
@@ -126,6 +115,7 @@ class Blueprint:
         settings: RunSettings,
         serializer: Serializer,
         default_store: Callable[[], Any],
+        resource_manager: ResourceManager | None = None,
     ) -> None:
         self.graph = graph
         self.name = name
@@ -141,16 +131,22 @@ class Blueprint:
             if name in graph.steps
         }
         self._catch_handlers = {name: self._find_catch_handler(name) for name in graph.steps}
+        self.resource_manager = (
+            resource_manager if resource_manager is not None else ResourceManager()
+        )
+        # Read once: how each step is called in a run (plain async steps take the
+        # bare function; sync steps a thread, steps with resources their injection).
+        self._binders: dict[str, Binder] = {
+            name: binder(func, graph.steps[name], self.resource_manager)
+            for name, func in self.functions.items()
+        }
 
     # -- runs ------------------------------------------------------------------------
 
     def create_run(self, state: RunState, ctx: object, first: StartEvent | None) -> Run:
         """A run of ``state`` whose steps get ``ctx``, started with ``first`` unless resumed."""
-        graph = self.graph
-        calls = {
-            name: _make_call(func, graph.steps[name], ctx) for name, func in self.functions.items()
-        }
-        run = Run(graph, calls, state, self.settings, self._catch_handlers.__getitem__)
+        calls = {name: bind(ctx) for name, bind in self._binders.items()}
+        run = Run(self.graph, calls, state, self.settings, self._catch_handlers.__getitem__)
         run.context_ref = weakref.ref(ctx)
         if first is not None:
             run.route(first)

@@ -138,3 +138,7 @@ class Crew:
         finally:
             if token is not None:
                 current_execution.reset(token)
+            if execution is not None:
+                # Timer handles and library tasks may hold the context variable's value
+                # past the run's end: it must not keep the run alive (see Execution.release).
+                execution.release()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import anyio
 import attrs
 
 from ..errors import WorkflowValidationError
@@ -18,6 +19,7 @@ __all__ = [
     "ResourceProblem",
     "check_resource_configs",
     "check_resources",
+    "check_steps",
     "find_resources",
     "resolve",
     "validation_error",
@@ -150,3 +152,37 @@ def validation_error(kind: str, problems: Sequence[ResourceProblem]) -> Workflow
     """
     lines = "\n".join(f"  - {problem}" for problem in problems)
     return WorkflowValidationError(f"{kind} validation failed:\n{lines}")
+
+
+def check_steps(
+    steps: Mapping[str, Sequence[ResourceDefinition]],
+    manager: ResourceManager,
+    *,
+    configs: bool,
+    factories: bool,
+) -> None:
+    """``Workflow.validate()``'s resource checks: load the configs, then make the resources.
+
+    Making them runs the factories in an event loop of its own (``anyio.run``), as the
+    incumbent does, so it cannot be called from async code; what they make stays
+    cached in ``manager``.
+
+    Raises:
+        WorkflowValidationError: A config or a resource is wrong (one line each).
+        RuntimeError: ``factories`` is True and an event loop runs in this thread.
+    """
+    if configs:
+        problems = check_resource_configs(steps)
+        if problems:
+            raise validation_error("Resource config", problems)
+    if factories and steps:
+        try:
+            problems = anyio.run(check_resources, steps, manager)
+        except RuntimeError as exc:  # factories' errors are problems: this is anyio.run's
+            raise RuntimeError(
+                f"validate(validate_resources=True) cannot be called from async code ({exc}): "
+                "it runs the resource factories in an event loop of its own. Call it before "
+                "starting the event loop, or make them with 'await manager.get(Resource(...))'."
+            ) from None
+        if problems:
+            raise validation_error("Resource", problems)

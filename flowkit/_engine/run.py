@@ -39,6 +39,7 @@ from .ledger import Ledger
 from .slots import RunSlots
 from .state import Delivery, RunState
 from .stream import EventStream
+from .sync_steps import LoopHandle
 from .waiters import Waiters
 from .worker import StepCall, StepRuntime
 
@@ -102,6 +103,8 @@ class Run:
         self._last_step: str | None = None
         # A weak reference to the Context its steps get (Context.get_step_context()).
         self.context_ref: Callable[[], object] | None = None
+        # The loop the run runs on, for ctx calls from sync steps' threads (sync_steps.py).
+        self.loop: LoopHandle | None = None
         # A run exists from now on: a snapshot taken before its task starts resumes it.
         state.started = True
 
@@ -311,6 +314,7 @@ class Run:
         if self.outcome is not None:  # cancelled, or stopped, before it started
             self.done.set()
             return
+        self.loop = LoopHandle.current()
         state = self.state
         timed_out = False
         try:

@@ -12,6 +12,8 @@ import attrs
 
 from ..errors import WorkflowValidationError
 from ..events import Event
+from ..resource import ResourceDefinition
+from .resources import find_resources
 
 if TYPE_CHECKING:
     from ..retry_policy import RetryPolicy
@@ -40,6 +42,8 @@ class StepConfig:
     positional: tuple[str, ...] = ()
     # Graph checks skipped for this step (``@step(skip_graph_checks=[...])``).
     skip_graph_checks: frozenset[str] = frozenset()
+    # The Annotated[T, Resource(...)] / ResourceConfig parameters, injected by keyword.
+    resources: tuple[ResourceDefinition, ...] = ()
 
 
 def is_context_annotation(annotation: Any) -> bool:
@@ -83,11 +87,15 @@ def read_step_signature(
             return, or a parameter flowkit cannot inject.
     """
     name = func.__name__
-    if not inspect.iscoroutinefunction(func):
+    if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
         raise WorkflowValidationError(
-            f"Step '{name}' must be an async function: declare it with 'async def {name}(...)'."
+            f"Step '{name}' is a generator: a step returns one event. Write it as "
+            f"'async def {name}(...)' (or 'def' to run it in a worker thread) with 'return'; "
+            "stream intermediate events with ctx.write_event_to_stream()."
         )
     hints = _resolve_hints(func, localns)
+    resources = _find_resources(func, localns)
+    resource_names = {definition.name for definition in resources}
     event_name: str | None = None
     accepted: tuple[type[Event], ...] = ()
     context_parameter: str | None = None
@@ -99,6 +107,13 @@ def read_step_signature(
             continue
         annotation = hints.get(param.name, inspect.Parameter.empty)
         is_plain = param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        if param.name in resource_names:
+            if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+                raise WorkflowValidationError(
+                    f"Step '{name}' takes the resource '{param.name}' as a positional-only "
+                    "parameter; resources are passed by keyword. Remove the '/' before it."
+                )
+            continue
         if is_context_annotation(annotation):
             positional.append("ctx")
             positional_ok = positional_ok and is_plain
@@ -159,5 +174,15 @@ def read_step_signature(
         num_workers=num_workers,
         retry_policy=retry_policy,
         accept_event_subclasses=accept_event_subclasses,
-        positional=tuple(positional) if positional_ok else (),
+        positional=tuple(positional) if positional_ok and not resources else (),
+        resources=resources,
     )
+
+
+def _find_resources(
+    func: Callable[..., Any], localns: dict[str, Any] | None
+) -> tuple[ResourceDefinition, ...]:
+    try:
+        return find_resources(func, localns)
+    except ValueError as exc:
+        raise WorkflowValidationError(f"Step '{func.__name__}': {exc}") from None

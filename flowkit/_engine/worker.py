@@ -92,6 +92,19 @@ class Execution:
     # A weak reference to the run's Context, for Context.get_step_context().
     context: Callable[[], object] | None = None
 
+    def release(self) -> None:
+        """The worker task is done: forget the delivery and the failure it ran.
+
+        Whatever a step scheduled while this execution was current (an asyncio timer
+        handle, a task a library started, a callback from a thread) holds a copy of
+        the task's context variables, so it holds this object, possibly long after
+        the run. Released, it no longer leads to the run, its events or a traceback
+        (whose frames hold the workflow and the context).
+        """
+        self.delivery = RELEASED
+        self.last_error = None
+        self.last_failed_at = None
+
     def begin(self, delivery: Delivery) -> None:
         """Start running ``delivery``."""
         self.delivery = delivery
@@ -100,6 +113,9 @@ class Execution:
         self.last_error = None
         self.last_failed_at = None
 
+
+RELEASED = Delivery(id=-1, step="", event=Event())
+"""The delivery of a released Execution: it belongs to no run."""
 
 current_execution: ContextVar[Execution | None] = ContextVar("flowkit_execution", default=None)
 

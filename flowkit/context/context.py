@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any, Generic, TypeVar, cast, overload
 
 from .._engine.blueprint import Blueprint, HasBlueprint
 from .._engine.run import Run
 from .._engine.state import RunState
+from .._engine.sync_steps import call_on_loop, foreign_loop, not_in_sync_step
 from .._engine.worker import current_execution
 from ..errors import ContextStateError, WorkflowRuntimeError
 from ..events import Event, StartEvent
@@ -130,7 +131,9 @@ class Context(Generic[MODEL_T]):
         """Send an event into the run, to the steps that accept it (or to ``step`` only).
 
         Callable from steps and from the caller (``handler.ctx.send_event``); it never
-        blocks. An event that answers a ``wait_for_event`` goes to that waiter.
+        blocks. An event that answers a ``wait_for_event`` goes to that waiter. From
+        another thread (a sync step's, or one of yours) it runs on the run's event
+        loop, and the calling thread waits until it has.
 
         Raises:
             WorkflowRuntimeError: ``message`` is not an Event, ``step`` does not accept
@@ -138,18 +141,31 @@ class Context(Generic[MODEL_T]):
             WorkflowStepDoesNotExistError: ``step`` names no step of the workflow.
             ContextStateError: The context has no run.
         """
-        self._live_run("send_event").send_event(message, step)
+        run = self._live_run("send_event")
         self._state.used_events.add(type(message))  # snapshots name classes beyond the steps'
+        loop = foreign_loop(run.loop, run.done)
+        if loop is not None:  # from a sync step's thread (or any other thread)
+            call_on_loop(loop, run.send_event, message, step)
+            return
+        run.send_event(message, step)
 
     def write_event_to_stream(self, ev: Event | None) -> None:
         """Write ``ev`` to the run's event stream (``handler.stream_events()``); None is ignored.
 
+        From another thread (a sync step's) it runs on the run's event loop.
+
         Raises:
             ContextStateError: The context has no run.
         """
-        if ev is not None:
-            self._live_run("write_event_to_stream").stream.write(ev)
-            self._state.used_events.add(type(ev))
+        if ev is None:
+            return
+        run = self._live_run("write_event_to_stream")
+        self._state.used_events.add(type(ev))
+        loop = foreign_loop(run.loop, run.done)
+        if loop is not None:
+            call_on_loop(loop, run.stream.write, ev)
+            return
+        run.stream.write(ev)
 
     def collect_events(
         self, ev: Event, expected: Sequence[type[Event]], buffer_id: str | None = None
@@ -163,16 +179,20 @@ class Context(Generic[MODEL_T]):
         Raises:
             ContextStateError: Called outside a step.
         """
-        return self._live_run("collect_events").waiters.collect_events(ev, expected, buffer_id)
+        run = self._live_run("collect_events")
+        loop = foreign_loop(run.loop, run.done)
+        if loop is not None:
+            return call_on_loop(loop, run.waiters.collect_events, ev, expected, buffer_id)
+        return run.waiters.collect_events(ev, expected, buffer_id)
 
-    async def wait_for_event(
+    def wait_for_event(
         self,
         event_type: type[_EventT],
         waiter_event: Event | None = None,
         waiter_id: str | None = None,
         requirements: dict[str, Any] | None = None,
         timeout: float | None = 2000,
-    ) -> _EventT:
+    ) -> Coroutine[Any, Any, _EventT]:
         """Pause the calling step until an event of ``event_type`` arrives, and return it.
 
         ``waiter_event`` (typically an InputRequiredEvent) is written to the stream when
@@ -184,13 +204,18 @@ class Context(Generic[MODEL_T]):
         Raises:
             TimeoutError: No matching event came within ``timeout`` seconds.
             ContextStateError: Called outside a step.
+            WorkflowRuntimeError: Called from a sync step (a ``def`` step runs in a
+                worker thread and cannot pause on the event loop); raised by the call
+                itself, before any ``await``.
         """
         run = self._live_run("wait_for_event")
+        if foreign_loop(run.loop, run.done) is not None:
+            raise not_in_sync_step("wait_for_event")
         used = self._state.used_events
         used.add(event_type)
         if waiter_event is not None:
             used.add(type(waiter_event))
-        return await run.waiters.wait_for_event(
+        return run.waiters.wait_for_event(
             event_type, waiter_event, waiter_id, requirements, timeout
         )
 
@@ -238,6 +263,9 @@ class Context(Generic[MODEL_T]):
         Raises:
             ContextSerdeError: A stored value has a type that cannot be made JSON.
         """
+        loop = None if self._run is None else foreign_loop(self._run.loop, self._run.done)
+        if loop is not None:  # freeze between two awaits of the loop, never mid-change
+            return call_on_loop(loop, self._blueprint.freeze, self._state, serializer)
         return self._blueprint.freeze(self._state, serializer)
 
     @classmethod
@@ -272,6 +300,9 @@ class Context(Generic[MODEL_T]):
         Works during the run, after it ended, and on a context restored with
         :meth:`from_dict` (the counters travel in the snapshot).
         """
+        loop = None if self._run is None else foreign_loop(self._run.loop, self._run.done)
+        if loop is not None:
+            return call_on_loop(loop, self.statistics)
         state = self._state
         counters = state.counters
         run = self._run

@@ -6,7 +6,7 @@ keep being reported.
 """
 
 from collections.abc import AsyncGenerator, Coroutine
-from typing import Any, assert_type
+from typing import Annotated, Any, assert_type
 
 import attrs
 
@@ -14,6 +14,7 @@ from flowkit import Context, Workflow, step
 from flowkit.context.state_store import InMemoryStateStore
 from flowkit.events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from flowkit.handler import WorkflowHandler
+from flowkit.resource import Resource, ResourceManager
 
 
 @attrs.define
@@ -90,3 +91,24 @@ async def free_step(ev: Tick) -> StopEvent:
 async def free_step_keeps_its_signature() -> None:
     assert_type(await free_step(Tick(n=1)), StopEvent)
     await free_step(StartEvent())  # type: ignore[arg-type]
+
+
+class Client:
+    pass
+
+
+def make_client() -> Client:
+    return Client()
+
+
+class SyncAndResources(Workflow):
+    @step
+    def blocking(self, ev: Tick, client: Annotated[Client, Resource(make_client)]) -> StopEvent:
+        return StopEvent(result=client)
+
+
+def sync_step_keeps_its_signature() -> None:
+    workflow = SyncAndResources(resource_manager=ResourceManager())
+    assert_type(workflow.blocking(Tick(n=1), Client()), StopEvent)
+    assert_type(workflow.validate(validate_resources=True), bool)
+    workflow.validate(True)  # type: ignore[call-arg]  # its flags are keyword-only

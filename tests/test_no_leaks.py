@@ -1,0 +1,142 @@
+"""A workflow and its runs are garbage once the runs end, whatever their steps left behind.
+
+A step's context variables are captured by what it schedules: asyncio timer handles
+(``anyio.sleep``, the deadlines of ``fail_after`` and ``move_on_after``), tasks a
+library starts in its own task group, callbacks from worker threads. Cancelled timer
+handles stay in asyncio's heap until their time comes, while an earlier timer is
+pending; tasks live as long as their library. None of them may keep a finished run.
+
+Every step here fails once first, so the run's retry bookkeeping holds an exception
+whose traceback holds the step's frame (the workflow and the context): the worst case.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import pytest
+from anyio.abc import TaskGroup
+
+from flowkit import Context, Workflow, catch_error, step
+from flowkit.events import Event, StartEvent, StepFailedEvent, StopEvent
+from flowkit.retry_policy import retry_policy, stop_after_attempt, wait_fixed
+
+RETRY = retry_policy(wait=wait_fixed(0), stop=stop_after_attempt(2))
+
+
+class Doze(Event):
+    pass
+
+
+def _fail_first_attempt(ctx: Context) -> None:
+    if ctx.retry_info().retry_number == 0:
+        raise ConnectionError("the first attempt fails")
+
+
+class Leaky(Workflow):
+    """Its step schedules something that outlives the run, as ``kind`` says."""
+
+    def __init__(self, kind: str, library: TaskGroup) -> None:
+        super().__init__(timeout=10)
+        self.kind = kind
+        self.library = library
+        self.dozing = anyio.Event()
+
+    @step(retry_policy=RETRY)
+    async def work(self, ctx: Context, ev: StartEvent) -> StopEvent | Doze:
+        _fail_first_attempt(ctx)
+        if self.kind == "sleep":  # a sibling step is cancelled in anyio.sleep as the run ends
+            ctx.send_event(Doze())
+            await self.dozing.wait()
+        elif self.kind == "fail_after":
+            with anyio.fail_after(100):
+                await anyio.lowlevel.checkpoint()
+        elif self.kind == "move_on_after":
+            with anyio.move_on_after(100) as scope:
+                scope.cancel()
+                await anyio.sleep(100)
+        elif self.kind == "library_task":
+            self.library.start_soon(anyio.sleep_forever)
+        return StopEvent(result=self.kind)
+
+    @step(retry_policy=RETRY)
+    async def doze(self, ctx: Context, ev: Doze) -> None:
+        _fail_first_attempt(ctx)
+        self.dozing.set()
+        await anyio.sleep(100)
+
+
+class LeakySync(Workflow):
+    """A sync step that starts a library task on the loop from its thread."""
+
+    def __init__(self, kind: str, library: TaskGroup) -> None:
+        super().__init__(timeout=10)
+        self.kind = kind
+        self.library = library
+
+    @step(retry_policy=RETRY)
+    def work(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        _fail_first_attempt(ctx)
+        if self.kind == "from_thread":
+            anyio.from_thread.run_sync(self.library.start_soon, anyio.sleep_forever)
+        return StopEvent(result=threading.current_thread().name)
+
+
+class LeakyRecovery(Workflow):
+    """A @catch_error handler (its event holds the failure) that sleeps past the run."""
+
+    def __init__(self, kind: str, library: TaskGroup) -> None:
+        super().__init__(timeout=10)
+        self.library = library
+
+    @step
+    async def work(self, ev: StartEvent) -> StopEvent:
+        raise ConnectionError("always fails")
+
+    @catch_error
+    async def recover(self, ev: StepFailedEvent) -> StopEvent:
+        with anyio.move_on_after(100):
+            await anyio.lowlevel.checkpoint()
+        self.library.start_soon(anyio.sleep_forever)
+        return StopEvent(result="recovered")
+
+
+CASES: dict[str, Callable[[str, TaskGroup], Workflow]] = {
+    "sleep": Leaky,
+    "fail_after": Leaky,
+    "move_on_after": Leaky,
+    "library_task": Leaky,
+    "sync_step": LeakySync,
+    "from_thread": LeakySync,
+    "catch_error": LeakyRecovery,
+}
+
+
+async def _run_and_forget(kind: str, library: TaskGroup) -> list[weakref.ref[Any]]:
+    workflow = CASES[kind](kind, library)
+    handler = workflow.run()
+    await handler
+    refs: list[weakref.ref[Any]] = [weakref.ref(workflow), weakref.ref(handler.ctx)]
+    return refs
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+async def test_finished_workflows_are_garbage(kind: str) -> None:
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as library:
+            # A pending timer earlier than the steps' ones: asyncio keeps the cancelled
+            # handles behind it in its heap, as in any program with a timer running.
+            library.start_soon(anyio.sleep, 50)
+            refs = [ref for _ in range(3) for ref in await _run_and_forget(kind, library)]
+            await anyio.wait_all_tasks_blocked()
+            gc.collect()
+            alive = [type(ref()).__name__ for ref in refs if ref() is not None]
+            library.cancel_scope.cancel()
+    assert alive == []
