@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import attrs
 import cattrs
 import pytest
 from fixtures.drawing_workflows import (
+    Database,
     FanOutFanIn,
     HumanInTheLoopWorkflow,
     RecoveringWorkflow,
-    StandInResourceConfig,
     ThirtySteps,
     WithResources,
     get_database,
@@ -34,6 +34,7 @@ from flowkit.representation import (
     WorkflowStepNode,
     get_workflow_representation,
 )
+from flowkit.resource import Resource, ResourceConfig
 
 
 def edges_of(graph: WorkflowGraph) -> set[tuple[str, str, str | None]]:
@@ -159,20 +160,16 @@ def test_resource_config_value_is_read_from_the_file(
     assert settings.config_value == {"model": "small"}
 
 
-class _Dependent:
-    """A resource marker whose factory takes another resource."""
-
-    def __init__(self) -> None:
-        self.cache = True
-        self.factory = get_database
-
-    def get_dependencies(self) -> list[tuple[str, object, type]]:
-        return [("conf", StandInResourceConfig("db.json"), dict)]
+def _database_with(conf: Annotated[dict[str, Any], ResourceConfig("db.json")]) -> Database:
+    """A resource whose factory takes another resource."""
+    return Database()
 
 
 class Uses(Workflow):
     @step
-    async def go(self, ev: StartEvent, db: Annotated[int, _Dependent()] = 0) -> StopEvent:
+    async def go(
+        self, ev: StartEvent, db: Annotated[Database, Resource(_database_with)]
+    ) -> StopEvent:
         return StopEvent()
 
 

@@ -1,12 +1,11 @@
-"""Find the resources a step gets injected, by the shape of ``Annotated[T, X]`` markers.
+"""What the graph shows of the resources a step gets injected (``StepConfig.resources``).
 
-This module does not import ``flowkit.resource``: it recognises the markers by a small
-protocol, so the graph works with any library whose markers have these attributes:
+The step's ``Annotated[T, Resource(...)]`` / ``ResourceConfig(...)`` parameters are found
+once by the step-signature reader; this module reads their markers by a small protocol:
 
 - a **resource** marker has ``cache`` and a callable ``factory`` (or ``_factory``); its
-  ``name`` (default: the factory's qualified name) names it, and an optional
-  ``get_dependencies()`` yields ``(parameter name, marker, type)`` for the resources its
-  factory itself takes;
+  ``name`` (default: the factory's qualified name) names it, and ``get_dependencies()``
+  yields ``(parameter name, marker, type)`` for the resources its factory itself takes;
 - a **resource config** marker has ``config_file`` and ``path_selector``; an optional
   ``label`` overrides the label.
 """
@@ -14,11 +13,9 @@ protocol, so the graph works with any library whose markers have these attribute
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
-import typing
-from collections.abc import Callable, Iterator
-from typing import Any, get_args, get_origin
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -27,8 +24,6 @@ __all__ = [
     "config_value",
     "dependencies",
     "factory_of",
-    "find_resources",
-    "is_resource",
     "is_resource_config",
     "resource_key",
 ]
@@ -52,35 +47,9 @@ def factory_of(marker: Any) -> Callable[..., Any] | None:
     return None
 
 
-def is_resource(marker: Any) -> bool:
-    """Whether ``marker`` has the resource protocol (``cache`` and a factory)."""
-    return hasattr(marker, "cache") and factory_of(marker) is not None
-
-
 def is_resource_config(marker: Any) -> bool:
     """Whether ``marker`` has the resource-config protocol (``config_file``, ``path_selector``)."""
     return hasattr(marker, "config_file") and hasattr(marker, "path_selector")
-
-
-def _hints(func: Callable[..., Any]) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(func, include_extras=True)
-    except Exception:  # a name only resolvable where the step was defined: read what is there
-        return {k: v for k, v in inspect.get_annotations(func).items() if not isinstance(v, str)}
-
-
-def find_resources(func: Callable[..., Any]) -> Iterator[ResourceUse]:
-    """The parameters of ``func`` annotated ``Annotated[T, marker]`` with a resource marker."""
-    hints = _hints(func)
-    for name in inspect.signature(func).parameters:
-        annotation = hints.get(name)
-        if get_origin(annotation) is not typing.Annotated:
-            continue
-        base, *extras = get_args(annotation)
-        for marker in extras:
-            if is_resource(marker) or is_resource_config(marker):
-                yield ResourceUse(name, base, marker)
-                break
 
 
 def dependencies(marker: Any) -> list[ResourceUse]:

@@ -214,7 +214,10 @@ def get_workflow_representation(workflow: Workflow | type[Workflow]) -> Workflow
             if issubclass(ret, InputRequiredEvent):
                 build.node(WorkflowExternalNode(id=EXTERNAL_ID, label=EXTERNAL_ID))
                 build.edge(ret.__name__, EXTERNAL_ID)
-        for use in _resources.find_resources(func):
+        for definition in config.resources:
+            use = _resources.ResourceUse(
+                definition.name, definition.type_annotation, definition.resource
+            )
             build.edge(name, build.resource(use, set()), use.parameter)
     return WorkflowGraph(
         name=workflow_cls.__name__,
