@@ -2,48 +2,25 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar
-
-if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup
-
-import anyio
+from typing import Any
 
 from ._engine import backend, resources
-from ._engine.blueprint import (
-    STEP_CONFIG,
-    Blueprint,
-    forget_graphs,
-    graph_of,
-    step_configs,
-    step_functions,
-)
-from ._engine.graph import start_event_class, stop_event_class
-from ._engine.graph_checks import GraphCheck, check_skip_names
-from ._engine.run import Run, RunSettings
-from ._engine.slots import RunSlots
+from ._engine.blueprint import Blueprint, add_step, graph_of
+from ._engine.embedded import open_in_task_group
+from ._engine.graph_checks import GraphCheck
+from ._engine.run import Run
+from ._engine.setup import check_start_event, set_up
 from ._engine.stream import DEFAULT_HIGH_WATER
 from .context import Context
 from .context.serializers import BaseSerializer, JsonSerializer
 from .context.state_store import DictState
-from .errors import WorkflowValidationError
 from .events import Event, StartEvent, StopEvent
 from .handler import WorkflowHandler
 from .resource import ResourceManager
 
 __all__ = ["Workflow"]
-
-
-def _check_start_event(start_event: object) -> None:
-    if start_event is not None and not isinstance(start_event, StartEvent):
-        raise ValueError(
-            "The 'start_event' argument must be an instance of 'StartEvent'. "
-            f"Got {type(start_event).__name__}; pass an instance of the workflow's "
-            "StartEvent class, or pass its fields as keyword arguments to run()."
-        )
 
 
 class Workflow:
@@ -82,8 +59,6 @@ class Workflow:
         >>> # result = await Hello().run(name="Ada")
     """
 
-    _added_steps: ClassVar[dict[str, Callable[..., Any]]] = {}
-
     def __init__(
         self,
         timeout: float | None = 45.0,
@@ -97,34 +72,18 @@ class Workflow:
         stream_buffer_size: int = DEFAULT_HIGH_WATER,
         skip_graph_checks: Iterable[GraphCheck] | None = None,
     ) -> None:
-        if timeout is not None and not timeout > 0:
-            raise WorkflowValidationError(
-                f"Workflow(timeout={timeout!r}): timeout must be a number of seconds > 0, "
-                "or None for no limit."
-            )
-        if num_concurrent_runs is not None and (
-            not isinstance(num_concurrent_runs, int) or num_concurrent_runs < 1
-        ):
-            raise WorkflowValidationError(
-                f"Workflow(num_concurrent_runs={num_concurrent_runs!r}): num_concurrent_runs "
-                "must be a positive integer or None."
-            )
-        cls = type(self)
-        configs = step_configs(cls)
-        start_event_class(configs, cls.__name__)  # the incumbent checks these at construction
-        stop_event_class(configs, cls.__name__)
-        self._skip_graph_checks = check_skip_names(skip_graph_checks)
-        self._disable_validation = disable_validation
-        self._workflow_name = workflow_name or f"{cls.__module__}.{cls.__qualname__}"
-        # Snapshots taken before the default name had its module still restore.
-        self._former_name = None if workflow_name else cls.__qualname__
-        self._serializer = serializer if serializer is not None else JsonSerializer()
-        self._settings = RunSettings(
+        setup = set_up(
+            type(self),
             timeout=timeout,
             verbose=verbose,
-            stream_high_water=stream_buffer_size,
-            slots=RunSlots(num_concurrent_runs) if num_concurrent_runs is not None else None,
+            num_concurrent_runs=num_concurrent_runs,
+            workflow_name=workflow_name,
+            stream_buffer_size=stream_buffer_size,
+            skip_graph_checks=skip_graph_checks,
         )
+        self._setup = setup
+        self._disable_validation = disable_validation
+        self._serializer = serializer if serializer is not None else JsonSerializer()
         self._resource_manager = (
             resource_manager if resource_manager is not None else ResourceManager()
         )
@@ -132,29 +91,14 @@ class Workflow:
 
     # -- steps ---------------------------------------------------------------------
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._added_steps = {}
-
     @classmethod
     def add_step(cls, func: Callable[..., Any]) -> None:
         """Add a ``@step``-decorated free function to this workflow class.
 
         Raises:
-            WorkflowValidationError: ``func`` is not decorated with ``@step``, or the
-                class already has a step of that name.
+            WorkflowValidationError: ``func`` is not a step, or the class has a step of that name.
         """
-        if not hasattr(func, STEP_CONFIG):
-            raise WorkflowValidationError(
-                f"{func.__name__} is not a step: decorate it with @step(workflow={cls.__name__})."
-            )
-        if func.__name__ in step_functions(cls):
-            raise WorkflowValidationError(
-                f"A step {func.__name__} is already part of this workflow, please choose "
-                "another name."
-            )
-        cls._added_steps[func.__name__] = func
-        forget_graphs()
+        add_step(cls, func)
 
     def _blueprint(self) -> Blueprint:
         """What this instance's runs are made from, rebuilt when its class's steps change.
@@ -162,19 +106,19 @@ class Workflow:
         Raises:
             WorkflowValidationError: The workflow's steps are invalid.
         """
-        graph = graph_of(type(self), not self._disable_validation, self._skip_graph_checks)
+        graph = graph_of(type(self), not self._disable_validation, self._setup.skip_graph_checks)
         current = self._current
         if current is None or current.graph is not graph:
             current = self._current = Blueprint(
                 self,
                 graph,
-                self._workflow_name,
-                self._settings,
+                self._setup.name,
+                self._setup.settings,
                 self._serializer,
                 DictState,
                 self._resource_manager,
             )
-            current.former_name = self._former_name
+            current.former_name = self._setup.former_name
         return current
 
     def validate(
@@ -185,10 +129,9 @@ class Workflow:
         Args:
             validate_resource_configs: Load every ``ResourceConfig`` the steps (and
                 their factories) use, and check it fits its class.
-            validate_resources: Also make every resource through the workflow's
-                ResourceManager (they stay cached), finding dependency cycles and
-                failing factories. The factories run in an event loop of their own,
-                so call this from sync code, not inside a running event loop.
+            validate_resources: Also make every resource with the workflow's ResourceManager
+                (they stay cached), finding cycles and failing factories; they run in an
+                event loop of their own, so call this from sync code.
 
         Returns:
             Whether the workflow uses human-in-the-loop events.
@@ -200,12 +143,9 @@ class Workflow:
                 file and what is wrong.
             ValueError: Steps use unrelated state types in ``Context[...]``.
         """
-        graph = graph_of(type(self), True, self._skip_graph_checks)
-        step_resources = {
-            name: config.resources for name, config in graph.steps.items() if config.resources
-        }
+        graph = graph_of(type(self), True, self._setup.skip_graph_checks)
         resources.check_steps(
-            step_resources,
+            {name: config.resources for name, config in graph.steps.items()},
             self._resource_manager,
             configs=validate_resource_configs,
             factories=validate_resources,
@@ -215,7 +155,7 @@ class Workflow:
     @property
     def workflow_name(self) -> str:
         """The workflow's name (``module.QualifiedName`` of the class unless given)."""
-        return self._workflow_name
+        return self._setup.name
 
     @property
     def start_event_class(self) -> type[StartEvent]:
@@ -246,7 +186,7 @@ class Workflow:
         if ctx is None:
             ctx = Context(self)
         run = ctx._begin_run(blueprint, start_event, kwargs)
-        return run, WorkflowHandler(run, ctx, self._workflow_name)
+        return run, WorkflowHandler(run, ctx, self._setup.name)
 
     def run(
         self,
@@ -276,10 +216,10 @@ class Workflow:
                 asyncio or trio.
             ContextStateError: ``ctx`` belongs to a run that is still running.
         """
-        _check_start_event(start_event)  # before the event-loop check, as the incumbent does
+        check_start_event(start_event)  # before the event-loop check, as the incumbent does
         backend.current_backend()  # fail before building anything when not in async code
         run, handler = self._prepare(ctx, start_event, kwargs)
-        backend.start_detached(run.execute, name=f"flowkit run {self._workflow_name}")
+        backend.start_detached(run.execute, name=f"flowkit run {self._setup.name}")
         return handler
 
     @asynccontextmanager
@@ -304,18 +244,7 @@ class Workflow:
         Raises:
             The same errors as :meth:`run`.
         """
-        _check_start_event(start_event)
+        check_start_event(start_event)
         run, handler = self._prepare(ctx, start_event, kwargs)
-        try:
-            async with anyio.create_task_group() as task_group:
-                task_group.start_soon(run.execute, name=f"flowkit run {self._workflow_name}")
-                try:
-                    yield handler
-                finally:
-                    run.cancel()
-        except BaseExceptionGroup as group:
-            # The run's task never raises, so a group holds what the block raised: raise
-            # it as the block raised it, as if no task group were there.
-            if len(group.exceptions) == 1:
-                raise group.exceptions[0] from None
-            raise
+        async with open_in_task_group(run, name=f"flowkit run {self._setup.name}"):
+            yield handler

@@ -60,7 +60,7 @@ _graphs: weakref.WeakKeyDictionary[type, dict[tuple[bool, frozenset[str]], StepG
 def graph_of(
     cls: type, validate: bool, skip_graph_checks: frozenset[str] = frozenset()
 ) -> StepGraph:
-    """The StepGraph of a workflow class, built once per skip set (``forget_graphs`` drops them).
+    """The StepGraph of a workflow class, built once per skip set (``add_step`` drops them).
 
     Raises:
         WorkflowValidationError: The graph or a step signature is invalid.
@@ -88,9 +88,26 @@ def graph_of(
     return graph
 
 
-def forget_graphs() -> None:
-    """A step was added to a class: every graph may be stale (subclasses inherit steps)."""
-    _graphs.clear()
+def add_step(cls: type, func: Callable[..., Any]) -> None:
+    """Add a ``@step`` free function to a workflow class (``Workflow.add_step``).
+
+    Raises:
+        WorkflowValidationError: ``func`` is not a step, or the class has a step of that name.
+    """
+    if not hasattr(func, STEP_CONFIG):
+        raise WorkflowValidationError(
+            f"{func.__name__} is not a step: decorate it with @step(workflow={cls.__name__})."
+        )
+    if func.__name__ in step_functions(cls):
+        raise WorkflowValidationError(
+            f"A step {func.__name__} is already part of this workflow, please choose another name."
+        )
+    added = vars(cls).get(ADDED_STEPS)
+    if added is None:
+        added = {}
+        setattr(cls, ADDED_STEPS, added)
+    added[func.__name__] = func
+    _graphs.clear()  # every graph may be stale: subclasses inherit steps
 
 
 class Blueprint:
