@@ -99,6 +99,9 @@ class PostgresRunStore(SqlRunStore):
     def is_transient(self, exc: BaseException) -> bool:
         return isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout))
 
+    def is_conflict(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.errors.UniqueViolation)
+
     def lock_schema(self, cur: Cursor) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(4242170001)")
 

@@ -35,6 +35,17 @@ from .transactions import (
     record_from_row,
 )
 
+# Queue an event: bump the run's inbox count and insert the event under that number, unless
+# the idempotency key was seen; wake the workers (PostgreSQL: a data-modifying WITH).
+SEND_NOW = (
+    "WITH run AS (UPDATE flowkit_runs SET inbox_count = inbox_count + 1, status = 'running', "
+    "updated_at = ? WHERE run_id = ? AND status IN ('running', 'waiting') AND NOT EXISTS "
+    "(SELECT 1 FROM flowkit_inbox WHERE run_id = ? AND idempotency_key = ?) "
+    "RETURNING inbox_count), "
+    "queued AS (INSERT INTO flowkit_inbox (run_id, number, idempotency_key, event, created_at) "
+    "SELECT ?, inbox_count, ?, ?, ? FROM run RETURNING number) "
+    "SELECT number, pg_notify('flowkit_runs', '') FROM queued"
+)
 # What a claim reads: the record, then (from CLAIM_START) what to resume from.
 CLAIM_COLUMNS = f"{RECORD_COLUMNS}, start_kwargs, snapshot, inbox_cursor, inbox_count"
 CLAIM_START = RECORD_COLUMNS.count(",") + 1
@@ -123,6 +134,24 @@ class SqlRunStore(SqlTransactions, RunStore):
         self, run_id: str, event: Mapping[str, Any], idempotency_key: str | None = None
     ) -> bool:
         text = json.dumps(dict(event))
+
+        def send_now(cur: Cursor) -> bool:
+            # The common case in one statement: the run waits or runs and the key is new.
+            now = time.time()
+            try:
+                cur.execute(
+                    self.sql(SEND_NOW),
+                    [now, run_id, run_id, idempotency_key, run_id, idempotency_key, text, now],
+                )
+            except Exception as exc:
+                if self.is_conflict(exc):  # the same key, sent at the same moment
+                    return False
+                raise
+            return cur.fetchone() is not None
+
+        if self.returning and await self.call(send_now, atomic=False):
+            return True
+        # Anything else (no such run, finished, the key seen before) in one transaction.
 
         def send(cur: Cursor) -> bool:
             cur.execute(

@@ -97,7 +97,8 @@ class SqlTransactions:
     """
 
     placeholder = "?"
-    returning = False  # UPDATE ... RETURNING (one round trip where SELECTs would follow)
+    # UPDATE ... RETURNING and data-modifying WITH: one round trip where SELECTs would follow.
+    returning = False
     lock_row = ""  # appended to a SELECT that precedes an UPDATE of the same row
     skip_locked = ""  # appended to the SELECT that picks a run to claim
 
@@ -119,6 +120,10 @@ class SqlTransactions:
     @abc.abstractmethod
     def is_transient(self, exc: BaseException) -> bool:
         """Whether ``exc`` means the database is (briefly) unreachable or busy: retry."""
+
+    def is_conflict(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a unique-constraint violation."""
+        return False
 
     def lock_schema(self, cur: Cursor) -> None:
         """Keep two processes from migrating at once (inside the migration's transaction)."""
