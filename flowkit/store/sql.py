@@ -209,7 +209,8 @@ class SqlRunStore(SqlTransactions, RunStore):
             if workflows is not None:
                 where += f" AND workflow IN ({', '.join('?' for _ in workflows)})"
                 params.extend(workflows)
-            pick = f"SELECT run_id FROM flowkit_runs WHERE {where} ORDER BY updated_at LIMIT 1"
+            # Oldest first, in the order of the (status, created_at) index: no sort per claim.
+            pick = f"SELECT run_id FROM flowkit_runs WHERE {where} ORDER BY created_at LIMIT 1"
             take = "UPDATE flowkit_runs SET owner = ?, lease_until = ?, claims = claims + 1"
             if self.returning:
                 # One statement (one round trip): pick, take, and read the row and its inbox.
