@@ -209,8 +209,10 @@ class SqlRunStore(SqlTransactions, RunStore):
             if workflows is not None:
                 where += f" AND workflow IN ({', '.join('?' for _ in workflows)})"
                 params.extend(workflows)
-            # Oldest first, in the order of the (status, created_at) index: no sort per claim.
-            pick = f"SELECT run_id FROM flowkit_runs WHERE {where} ORDER BY created_at LIMIT 1"
+            # By id: that row, through the primary key. Else the oldest first, in the order of
+            # the (status, created_at) index: no sort of every running run per claim.
+            order = "" if run_id is not None else " ORDER BY created_at"
+            pick = f"SELECT run_id FROM flowkit_runs WHERE {where}{order} LIMIT 1"
             take = "UPDATE flowkit_runs SET owner = ?, lease_until = ?, claims = claims + 1"
             if self.returning:
                 # One statement (one round trip): pick, take, and read the row and its inbox.
