@@ -37,7 +37,7 @@ from .transactions import (
 
 # Queue an event: bump the run's inbox count and insert the event under that number, unless
 # the idempotency key was seen; wake the workers (PostgreSQL: a data-modifying WITH).
-SEND_NOW = (
+_SEND_NOW = (
     "WITH run AS (UPDATE flowkit_runs SET inbox_count = inbox_count + 1, status = 'running', "
     "updated_at = ? WHERE run_id = ? AND status IN ('running', 'waiting') AND NOT EXISTS "
     "(SELECT 1 FROM flowkit_inbox WHERE run_id = ? AND idempotency_key = ?) "
@@ -46,11 +46,11 @@ SEND_NOW = (
     "SELECT ?, inbox_count, ?, ?, ? FROM run RETURNING number) "
     "SELECT number, pg_notify('flowkit_runs', '') FROM queued"
 )
-# What a claim reads: the record, then (from CLAIM_START) what to resume from.
-CLAIM_COLUMNS = f"{RECORD_COLUMNS}, start_kwargs, snapshot, inbox_cursor, inbox_count"
-CLAIM_START = RECORD_COLUMNS.count(",") + 1
+# What a claim reads: the record, then (from _CLAIM_START) what to resume from.
+_CLAIM_COLUMNS = f"{RECORD_COLUMNS}, start_kwargs, snapshot, inbox_cursor, inbox_count"
+_CLAIM_START = RECORD_COLUMNS.count(",") + 1
 # The inbox after the checkpoint as a JSON array of [number, event text] (PostgreSQL).
-INBOX_JSON = (
+_INBOX_JSON = (
     "(SELECT json_agg(json_build_array(i.number, i.event) ORDER BY i.number) "
     "FROM flowkit_inbox i WHERE i.run_id = flowkit_runs.run_id "
     "AND i.number > flowkit_runs.inbox_cursor)"
@@ -140,7 +140,7 @@ class SqlRunStore(SqlTransactions, RunStore):
             now = time.time()
             try:
                 cur.execute(
-                    self.sql(SEND_NOW),
+                    self.sql(_SEND_NOW),
                     [now, run_id, run_id, idempotency_key, run_id, idempotency_key, text, now],
                 )
             except Exception as exc:
@@ -219,7 +219,7 @@ class SqlRunStore(SqlTransactions, RunStore):
                 cur.execute(
                     self.sql(
                         f"{take} WHERE run_id = ({pick}{self.skip_locked}) "
-                        f"RETURNING {CLAIM_COLUMNS}, {INBOX_JSON}"
+                        f"RETURNING {_CLAIM_COLUMNS}, {_INBOX_JSON}"
                     ),
                     [token, now + lease, *params],
                 )
@@ -234,7 +234,7 @@ class SqlRunStore(SqlTransactions, RunStore):
                     return None
                 cur.execute(self.sql(f"{take} WHERE run_id = ?"), [token, now + lease, picked[0]])
                 cur.execute(
-                    self.sql(f"SELECT {CLAIM_COLUMNS} FROM flowkit_runs WHERE run_id = ?"),
+                    self.sql(f"SELECT {_CLAIM_COLUMNS} FROM flowkit_runs WHERE run_id = ?"),
                     [picked[0]],
                 )
                 row = cur.fetchone()
@@ -242,11 +242,11 @@ class SqlRunStore(SqlTransactions, RunStore):
             chosen = str(row[0])
             try:
                 record = record_from_row(row)
-                start = load_column(chosen, "start arguments", row[CLAIM_START])
-                snapshot = load_column(chosen, "snapshot", row[CLAIM_START + 1])
+                start = load_column(chosen, "start arguments", row[_CLAIM_START])
+                snapshot = load_column(chosen, "snapshot", row[_CLAIM_START + 1])
                 if not isinstance(start, dict) or not isinstance(snapshot, (dict, type(None))):
                     raise CorruptRunError(chosen, "its snapshot or start arguments are not objects")
-                cursor, count = int(row[CLAIM_START + 2]), int(row[CLAIM_START + 3])
+                cursor, count = int(row[_CLAIM_START + 2]), int(row[_CLAIM_START + 3])
                 if self.returning:
                     inbox = inbox_from_rows(chosen, inbox_rows)
                 else:
