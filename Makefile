@@ -32,9 +32,12 @@ test-without-pydantic:
 	$(NOPYDANTIC)/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('pydantic') is not None)"
 	$(NOPYDANTIC)/bin/python -m pytest -q
 
+# The durable-run benchmark runs on SQLite, and on PostgreSQL too when
+# $$FLOWKIT_TEST_POSTGRES_URL is set (eval "$$(.ci/postgres.sh)" starts a private server).
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.durable
 
 # Mutation testing of flowkit/_engine/ (not part of `make test`: it takes long; see
 # docs/mutation-testing.md). MUTATE= limits it to some mutants, e.g.

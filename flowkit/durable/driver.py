@@ -8,6 +8,7 @@ paused or cut off longer than the lease) cannot write over the process that took
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -86,33 +87,44 @@ class _Drive:
             self.sent = item.number
 
     async def keep_lease(self) -> None:
-        """Renew the lease (with a checkpoint) every third of it; deliver what arrived."""
+        """Renew the lease (with a checkpoint); deliver what arrived; stop on a lost lease."""
         assert self.handler is not None
-        while True:
-            await anyio.sleep(self.lease / 3)
-            progress = None if self.failure else await self.progress()
-            try:
-                inbox, cancel = await self.store.renew(
-                    self.run_id, self.claim.token, self.lease, progress, self.sent
-                )
-            except LeaseLostError:
-                _logger.warning("lost the lease on run %s; stopping it here", self.run_id)
-                self.lost = True
-                await self.handler.cancel_run()
-                return
-            except StoreUnavailableError as exc:
-                _logger.warning("cannot renew the lease on run %s: %s", self.run_id, exc)
-                continue
-            await self.deliver(inbox)
-            if cancel and not self.cancel_requested:
-                self.cancel_requested = True
-                await self.handler.cancel_run()
+        progress = None if self.failure else await self.progress()
+        try:
+            inbox, cancel = await self.store.renew(
+                self.run_id, self.claim.token, self.lease, progress, self.sent
+            )
+        except LeaseLostError:
+            _logger.warning("lost the lease on run %s; stopping it here", self.run_id)
+            self.lost = True
+            await self.handler.cancel_run()
+            return
+        except StoreUnavailableError as exc:
+            _logger.warning("cannot renew the lease on run %s: %s", self.run_id, exc)
+            return
+        await self.deliver(inbox)
+        if cancel and not self.cancel_requested:
+            self.cancel_requested = True
+            await self.handler.cancel_run()
 
     async def follow(self) -> RunRecord | None:
         """Read the run's stream until it parks or ends; write the outcome."""
         handler = self.handler
         assert handler is not None
-        async for event in handler.stream_events(expose_internal=True):
+        stream = handler.stream_events(expose_internal=True)
+        # The lease is renewed while the reader waits for the run's next event (a deadline
+        # on the wait, not a task of its own: a drive is mostly this loop, and short).
+        renew_at = anyio.current_time() + self.lease / 3
+        while True:
+            with anyio.CancelScope(deadline=renew_at) as wait:
+                try:
+                    event = await stream.__anext__()
+                except StopAsyncIteration:
+                    break
+            if wait.cancelled_caught:  # the receive is cancel-safe: no event was lost
+                await self.keep_lease()
+                renew_at = math.inf if self.lost else anyio.current_time() + self.lease / 3
+                continue
             if waits_only_on_outside_input(event):
                 if self.lost or self.failure or self.cancel_requested:
                     continue
@@ -196,11 +208,7 @@ async def drive(
         async with workflow.open_run(ctx=ctx, **start) as handler:
             state.handler = handler
             await state.deliver(claim.inbox)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(state.keep_lease, name=f"flowkit lease {record.run_id}")
-                outcome = await state.follow()
-                tg.cancel_scope.cancel()
-            return outcome
+            return await state.follow()
     except (LeaseLostError, BaseExceptionGroup) as exc:
         # anyio's task groups wrap what the block raises: unwrap a lost lease.
         if isinstance(exc, BaseExceptionGroup):

@@ -54,6 +54,7 @@ class PostgresRunStore(SqlRunStore):
     """
 
     placeholder = "%s"
+    returning = True
     lock_row = " FOR UPDATE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
@@ -71,8 +72,9 @@ class PostgresRunStore(SqlRunStore):
             min_size=1,
             max_size=max_connections,
             open=False,
-            check=psycopg_pool.ConnectionPool.check_connection,
-            kwargs={"autocommit": False},
+            # No ping per checkout: a connection broken by a server restart fails its first
+            # statement, the pool drops it, and the call is retried (``is_transient``).
+            kwargs={"autocommit": True},
         )
         self._opened = False
         self._open_lock = threading.Lock()
@@ -80,20 +82,25 @@ class PostgresRunStore(SqlRunStore):
         self._listen_lock = threading.Lock()
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        with self._open_lock:
-            if not self._opened:
-                self._pool.open(wait=False)
-                self._opened = True
-        with (
-            self._pool.connection(timeout=self.retry_for) as conn,
-            conn.transaction(),
-            conn.cursor() as cur,
-        ):
-            yield cur
+    def transaction(self, atomic: bool = True) -> Iterator[Cursor]:
+        if not self._opened:
+            with self._open_lock:
+                if not self._opened:
+                    self._pool.open(wait=False)
+                    self._opened = True
+        with self._pool.connection(timeout=self.retry_for) as conn:
+            if not atomic:  # autocommit: each statement one round trip, no BEGIN / COMMIT
+                with conn.cursor() as cur:
+                    yield cur
+                return
+            with conn.transaction(), conn.cursor() as cur:
+                yield cur
 
     def is_transient(self, exc: BaseException) -> bool:
         return isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout))
+
+    def is_conflict(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.errors.UniqueViolation)
 
     def lock_schema(self, cur: Cursor) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(4242170001)")

@@ -46,7 +46,8 @@ class SQLiteRunStore(SqlRunStore):
         return self._connection
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
+    def transaction(self, atomic: bool = True) -> Iterator[Cursor]:
+        # Always BEGIN IMMEDIATE: it costs no round trip here, and takes the write lock first.
         with self._lock:
             conn = self._connect()
             cur = conn.cursor()

@@ -25,6 +25,7 @@ __all__ = [
     "Cursor",
     "SqlTransactions",
     "dump_result",
+    "inbox_from_rows",
     "load_column",
     "record_from_row",
 ]
@@ -96,6 +97,8 @@ class SqlTransactions:
     """
 
     placeholder = "?"
+    # UPDATE ... RETURNING and data-modifying WITH: one round trip where SELECTs would follow.
+    returning = False
     lock_row = ""  # appended to a SELECT that precedes an UPDATE of the same row
     skip_locked = ""  # appended to the SELECT that picks a run to claim
 
@@ -107,12 +110,20 @@ class SqlTransactions:
     # -- what a database supplies ------------------------------------------------------
 
     @abc.abstractmethod
-    def transaction(self) -> AbstractContextManager[Cursor]:
-        """A cursor in a write transaction, committed on success, rolled back on error."""
+    def transaction(self, atomic: bool = True) -> AbstractContextManager[Cursor]:
+        """A cursor in a write transaction, committed on success, rolled back on error.
+
+        With ``atomic=False`` the caller's statements are each complete on their own, and a
+        database may run them without a transaction around them (fewer round trips).
+        """
 
     @abc.abstractmethod
     def is_transient(self, exc: BaseException) -> bool:
         """Whether ``exc`` means the database is (briefly) unreachable or busy: retry."""
+
+    def is_conflict(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a unique-constraint violation."""
+        return False
 
     def lock_schema(self, cur: Cursor) -> None:
         """Keep two processes from migrating at once (inside the migration's transaction)."""
@@ -129,18 +140,21 @@ class SqlTransactions:
         """``text`` with its ``?`` placeholders in the driver's style."""
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
-    async def call(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run ``fn(cursor, *args)`` in one transaction in a worker thread, retrying outages."""
-        return await anyio.to_thread.run_sync(self._call_sync, fn, args)
+    async def call(self, fn: Callable[..., _T], *args: Any, atomic: bool = True) -> _T:
+        """Run ``fn(cursor, *args)`` in one transaction in a worker thread, retrying outages.
 
-    def _call_sync(self, fn: Callable[..., _T], args: tuple[Any, ...]) -> _T:
+        All of it runs in one trip to the thread. ``atomic=False``: see :meth:`transaction`.
+        """
+        return await anyio.to_thread.run_sync(self._call_sync, fn, args, atomic)
+
+    def _call_sync(self, fn: Callable[..., _T], args: tuple[Any, ...], atomic: bool) -> _T:
         deadline = time.monotonic() + self.retry_for
         delay = 0.05
         while True:
             try:
                 if not self._migrated:
                     self._migrate()
-                with self.transaction() as cur:
+                with self.transaction(atomic) as cur:
                     return fn(cur, *args)
             except StoreError:
                 raise
@@ -184,6 +198,18 @@ class SqlTransactions:
             raise RunNotFoundError(run_id)
         return record_from_row(row)
 
+    def _update_record(
+        self, cur: Cursor, run_id: str, update: str, params: Sequence[Any]
+    ) -> RunRecord | None:
+        """Run ``update`` (of the row of ``run_id``) and return the row as it is now, or
+        ``None`` if it changed no row: one round trip where the database has RETURNING."""
+        if self.returning:
+            cur.execute(self.sql(f"{update} RETURNING {RECORD_COLUMNS}"), params)
+            row = cur.fetchone()
+            return None if row is None else record_from_row(row)
+        cur.execute(self.sql(update), params)
+        return self._select_record(cur, run_id) if cur.rowcount else None
+
     def _inbox_after(self, cur: Cursor, run_id: str, after: int) -> tuple[InboxEvent, ...]:
         cur.execute(
             self.sql(
@@ -192,13 +218,7 @@ class SqlTransactions:
             ),
             [run_id, after],
         )
-        events = []
-        for number, text in cur.fetchall():
-            event = load_column(run_id, f"inbox event {number}", text)
-            if not isinstance(event, dict):
-                raise CorruptRunError(run_id, f"inbox event {number} is not an object")
-            events.append(InboxEvent(int(number), event))
-        return tuple(events)
+        return inbox_from_rows(run_id, cur.fetchall())
 
     def _write_progress(self, cur: Cursor, run_id: str, token: str, p: Progress) -> int:
         cur.execute(
@@ -217,6 +237,18 @@ class SqlTransactions:
             ],
         )
         return cur.rowcount
+
+
+def inbox_from_rows(run_id: str, rows: Sequence[Sequence[Any]]) -> tuple[InboxEvent, ...]:
+    """The inbox events that ``(number, event JSON)`` rows hold; CorruptRunError if one is
+    not readable."""
+    events = []
+    for number, text in rows:
+        event = load_column(run_id, f"inbox event {number}", text)
+        if not isinstance(event, dict):
+            raise CorruptRunError(run_id, f"inbox event {number} is not an object")
+        events.append(InboxEvent(int(number), event))
+    return tuple(events)
 
 
 def dump_result(result: Any) -> str:
