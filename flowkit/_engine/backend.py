@@ -8,6 +8,7 @@ side by side.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -46,6 +47,24 @@ def current_backend() -> str:
         else:
             return "trio"
     raise WorkflowRuntimeError(_NOT_ASYNC)
+
+
+def native_checkpoint() -> Callable[[], Awaitable[None]]:
+    """The running backend's own checkpoint, for loops that yield once per event.
+
+    It is what ``anyio.lowlevel.checkpoint()`` runs (``asyncio.sleep(0)``, or
+    ``trio.lowlevel.checkpoint()``) without looking the backend up on every call.
+
+    Raises:
+        WorkflowRuntimeError: Called outside asyncio or trio.
+    """
+    if current_backend() == "asyncio":
+        import asyncio
+
+        return functools.partial(asyncio.sleep, 0)
+    import trio
+
+    return trio.lowlevel.checkpoint
 
 
 def start_detached(run: Callable[[], Awaitable[None]], name: str) -> None:

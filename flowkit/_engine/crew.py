@@ -9,10 +9,9 @@ own task works too, on a step handed to it, which costs a wake-up instead of a t
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import anyio
-import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from . import worker
@@ -25,12 +24,18 @@ class Crew:
     """The task group of one run and who works on what in it."""
 
     def __init__(
-        self, host: StepHost, ledger: Ledger, stream: EventStream, new_event: type[anyio.Event]
+        self,
+        host: StepHost,
+        ledger: Ledger,
+        stream: EventStream,
+        new_event: type[anyio.Event],
+        checkpoint: Callable[[], Awaitable[None]],
     ) -> None:
         self._host = host
         self._ledger = ledger
         self._stream = stream
         self._new_event = new_event
+        self._checkpoint = checkpoint
         # Set while a worker routes what its step returned: that worker may take the
         # next step itself instead of starting a task for it (see _work).
         self.returning = False
@@ -98,6 +103,7 @@ class Crew:
         ledger = self._ledger
         stream = self._stream
         host = self._host
+        checkpoint = self._checkpoint
         first = True
         execution: Execution | None = None
         token = None
@@ -111,7 +117,7 @@ class Crew:
                     # (Nothing is taken yet, so a snapshot or a cancellation loses nothing.)
                     if stream.must_wait():
                         await stream.wait_for_reader()
-                    await anyio.lowlevel.checkpoint()
+                    await checkpoint()
                 first = False
                 delivery = None if host.ended else ledger.take(step.name)
                 if delivery is None:  # ended meanwhile, or another worker took the last one

@@ -33,6 +33,7 @@ from ..events import (
     WorkflowIdleEvent,
     WorkflowTimedOutEvent,
 )
+from .backend import native_checkpoint
 from .crew import Crew
 from .graph import StepGraph
 from .ledger import Ledger
@@ -89,11 +90,15 @@ class Run:
         # anyio.Event() looks the backend up on every call; its class is the backend's
         # own, which builds events directly. Events are made on every wake-up.
         self.new_event: type[anyio.Event] = type(self.done)
-        self.stream = EventStream(state.stream, settings.stream_high_water, self.new_event)
+        # Likewise anyio.lowlevel.checkpoint(): workers and the reader yield once per event.
+        self.checkpoint = native_checkpoint()
+        self.stream = EventStream(
+            state.stream, settings.stream_high_water, self.new_event, self.checkpoint
+        )
         self.waiters = Waiters(self.ledger, self.stream, self.new_event, self.on_idle)
         self.catch_error = catch_error
         self.steps = {name: StepRuntime(name, c, calls[name]) for name, c in graph.steps.items()}
-        self.crew = Crew(self, self.ledger, self.stream, self.new_event)
+        self.crew = Crew(self, self.ledger, self.stream, self.new_event, self.checkpoint)
         self._accepts_outside_input = bool(graph.external_inputs)
         self.outcome: Outcome | None = None
         self.ended = False  # outcome is not None, read on every step: a plain attribute
