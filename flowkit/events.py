@@ -136,9 +136,10 @@ class Event(ModelMethods):
         """
         names = self._field_names
         plan = self._init_plan
-        if plan is not None and params.keys() <= names and plan.required <= params.keys():
+        if plan is not None and plan.required <= params.keys() <= names:
             fill = self.__dict__
-            fill.update(plan.static)
+            if plan.static:
+                fill.update(plan.static)
             for name, factory in plan.factories:
                 if name not in params:
                     fill[name] = factory()
