@@ -104,23 +104,26 @@ class Crew:
         stream = self._stream
         host = self._host
         checkpoint = self._checkpoint
+        unread = stream.buffer
+        high_water = stream.high_water
         first = True
         execution: Execution | None = None
         token = None
         try:
             while True:
-                if not ledger.queued(step.name):
-                    step.alive -= 1
-                    return
                 if not first:
+                    if not ledger.queued(step.name):
+                        step.alive -= 1
+                        return
                     # Between two steps in one task: let the reader and other tasks in.
                     # (Nothing is taken yet, so a snapshot or a cancellation loses nothing.)
-                    if stream.must_wait():
+                    if len(unread) > high_water and stream.must_wait():
                         await stream.wait_for_reader()
                     await checkpoint()
                 first = False
+                # None if nothing is queued (any more: another worker took the last one).
                 delivery = None if host.ended else ledger.take(step.name)
-                if delivery is None:  # ended meanwhile, or another worker took the last one
+                if delivery is None:
                     step.alive -= 1
                     return
                 if execution is None:

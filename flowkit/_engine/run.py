@@ -100,6 +100,8 @@ class Run:
         self.steps = {name: StepRuntime(name, c, calls[name]) for name, c in graph.steps.items()}
         self.crew = Crew(self, self.ledger, self.stream, self.new_event, self.checkpoint)
         self._accepts_outside_input = bool(graph.external_inputs)
+        # The graph's consumers by event type, without the method call.
+        self._consumers: dict[type[Event], tuple[str, ...]] = {}
         self.outcome: Outcome | None = None
         self.ended = False  # outcome is not None, read on every step: a plain attribute
         self.expose_internal = False
@@ -158,14 +160,20 @@ class Run:
         if isinstance(event, StopEvent):
             self.finish(Outcome(event))
             return
-        consumers = self.graph.consumers(type(event))
+        consumers = self._consumers.get(type(event))
+        if consumers is None:
+            consumers = self._consumers[type(event)] = self.graph.consumers(type(event))
         if isinstance(event, InputRequiredEvent):
             self.stream.write(event)
         elif not consumers:
             self._unhandled(event)
             return
+        steps = self.steps
         for name in consumers:
-            self.deliver(self.steps[name], event)
+            step = steps[name]  # as deliver(), inline: this runs for every event
+            ledger.add(name, event)
+            if step.alive < step.num_workers:
+                self.crew.wake(step)
 
     def deliver(self, step: StepRuntime, event: Event) -> None:
         """Queue ``event`` for ``step`` and make sure a worker will take it."""
