@@ -41,6 +41,7 @@ class Crew:
         self.returning = False
         self._handoff: StepRuntime | None = None
         self._host_job: StepRuntime | None = None
+        self._host_free = False  # the run's own task is between two jobs
         self._host_wake: anyio.Event | None = None
         self._task_group: TaskGroup | None = None
 
@@ -50,9 +51,10 @@ class Crew:
             step.alive += 1
             if self.returning and self._handoff is None:
                 self._handoff = step
-            elif self._host_wake is not None and self._host_job is None:
+            elif self._host_free and self._host_job is None:
                 self._host_job = step
-                self._host_wake.set()
+                if self._host_wake is not None:
+                    self._host_wake.set()
             else:
                 self._start_worker(step)
 
@@ -88,12 +90,19 @@ class Crew:
 
     async def _host_loop(self) -> None:
         """Work on the steps handed to the run's own task, until the run is cancelled."""
+        checkpoint = self._checkpoint
         while True:
             step = self._host_job
             if step is None:
-                self._host_wake = self._new_event()
-                await self._host_wake.wait()
+                self._host_free = True
+                # One turn of the loop before waiting: work often comes within it (a
+                # caller answering what a step streamed), and then needs no wake-up.
+                await checkpoint()
+                if self._host_job is None:
+                    self._host_wake = self._new_event()
+                    await self._host_wake.wait()
                 continue
+            self._host_free = False
             self._host_wake = None
             self._host_job = None
             await self._work(step)
