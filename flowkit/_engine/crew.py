@@ -17,7 +17,7 @@ from anyio.abc import TaskGroup
 from . import worker
 from .ledger import Ledger
 from .stream import EventStream
-from .worker import Execution, StepHost, StepRuntime, current_execution
+from .worker import RELEASED, Execution, StepHost, StepRuntime, current_execution
 
 
 class Crew:
@@ -91,6 +91,18 @@ class Crew:
     async def _host_loop(self) -> None:
         """Work on the steps handed to the run's own task, until the run is cancelled."""
         checkpoint = self._checkpoint
+        # One Execution for every job of this task, as a worker task has for its steps.
+        execution = Execution(RELEASED, 0.0, context=self._host.context_ref)
+        token = current_execution.set(execution)
+        try:
+            await self._host_jobs(checkpoint, execution)
+        finally:
+            current_execution.reset(token)
+            execution.release()
+
+    async def _host_jobs(
+        self, checkpoint: Callable[[], Awaitable[None]], execution: Execution
+    ) -> None:
         while True:
             step = self._host_job
             if step is None:
@@ -105,10 +117,14 @@ class Crew:
             self._host_free = False
             self._host_wake = None
             self._host_job = None
-            await self._work(step)
+            await self._work(step, execution)
 
-    async def _work(self, step: StepRuntime) -> None:
-        """Work on ``step``'s deliveries until none is queued, then on a handed-off step."""
+    async def _work(self, step: StepRuntime, execution: Execution | None = None) -> None:
+        """Work on ``step``'s deliveries until none is queued, then on a handed-off step.
+
+        ``execution`` is the calling task's, set and released by it (the run's own
+        task); without it, this task makes its own on its first delivery.
+        """
         ledger = self._ledger
         stream = self._stream
         host = self._host
@@ -116,7 +132,7 @@ class Crew:
         unread = stream.buffer
         high_water = stream.high_water
         first = True
-        execution: Execution | None = None
+        own = execution is None
         token = None
         try:
             while True:
@@ -156,7 +172,7 @@ class Crew:
         finally:
             if token is not None:
                 current_execution.reset(token)
-            if execution is not None:
+            if own and execution is not None:
                 # Timer handles and library tasks may hold the context variable's value
                 # past the run's end: it must not keep the run alive (see Execution.release).
                 execution.release()
