@@ -95,29 +95,24 @@ class Crew:
         execution = Execution(RELEASED, 0.0, context=self._host.context_ref)
         token = current_execution.set(execution)
         try:
-            await self._host_jobs(checkpoint, execution)
+            while True:
+                step = self._host_job
+                if step is None:
+                    self._host_free = True
+                    # One turn of the loop before waiting: work often comes within it (a
+                    # caller answering what a step streamed), and then needs no wake-up.
+                    await checkpoint()
+                    if self._host_job is None:
+                        self._host_wake = self._new_event()
+                        await self._host_wake.wait()
+                    continue
+                self._host_free = False
+                self._host_wake = None
+                self._host_job = None
+                await self._work(step, execution)
         finally:
             current_execution.reset(token)
             execution.release()
-
-    async def _host_jobs(
-        self, checkpoint: Callable[[], Awaitable[None]], execution: Execution
-    ) -> None:
-        while True:
-            step = self._host_job
-            if step is None:
-                self._host_free = True
-                # One turn of the loop before waiting: work often comes within it (a
-                # caller answering what a step streamed), and then needs no wake-up.
-                await checkpoint()
-                if self._host_job is None:
-                    self._host_wake = self._new_event()
-                    await self._host_wake.wait()
-                continue
-            self._host_free = False
-            self._host_wake = None
-            self._host_job = None
-            await self._work(step, execution)
 
     async def _work(self, step: StepRuntime, execution: Execution | None = None) -> None:
         """Work on ``step``'s deliveries until none is queued, then on a handed-off step.

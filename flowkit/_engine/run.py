@@ -168,12 +168,14 @@ class Run:
         elif not consumers:
             self._unhandled(event)
             return
-        steps = self.steps
-        for name in consumers:
-            step = steps[name]  # as deliver(), inline: this runs for every event
-            ledger.add(name, event)
+        if len(consumers) == 1:  # as deliver(), inline: this runs for almost every event
+            step = self.steps[consumers[0]]
+            ledger.add(step.name, event)
             if step.alive < step.num_workers:
                 self.crew.wake(step)
+            return
+        for name in consumers:
+            self.deliver(self.steps[name], event)
 
     def deliver(self, step: StepRuntime, event: Event) -> None:
         """Queue ``event`` for ``step`` and make sure a worker will take it."""
