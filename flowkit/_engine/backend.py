@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ..errors import WorkflowRuntimeError
@@ -67,7 +67,7 @@ def native_checkpoint() -> Callable[[], Awaitable[None]]:
     return trio.lowlevel.checkpoint
 
 
-def start_detached(run: Callable[[], Awaitable[None]], name: str) -> None:
+def start_detached(run: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
     """Start ``run()`` as a task that no task group owns.
 
     ``run`` must catch its own exceptions: on trio an exception escaping a system
@@ -82,10 +82,7 @@ def start_detached(run: Callable[[], Awaitable[None]], name: str) -> None:
     if backend == "asyncio":
         import asyncio
 
-        async def main() -> None:
-            await run()
-
-        task = asyncio.get_running_loop().create_task(main(), name=name)
+        task = asyncio.get_running_loop().create_task(run(), name=name)
         _detached.add(task)
         task.add_done_callback(_detached.discard)
     else:

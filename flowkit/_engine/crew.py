@@ -79,7 +79,7 @@ class Crew:
                 if self._ledger.pending == 0:
                     self._host.on_idle()
                 if not self._host.ended:
-                    await self._host_loop()
+                    await self._host_loop()  # returns only by cancellation
         finally:
             self._task_group = None
 

@@ -338,7 +338,14 @@ class Run:
                 if self._slots is not None:
                     await self._slots.acquire()
                 try:
-                    timed_out = await self._execute_steps()
+                    # The steps run in the crew's task group until the run ends (inline:
+                    # each frame here is passed through on every resumption of this task).
+                    state.running_since = time.monotonic()
+                    remaining = math.inf if self.timeout is None else self.timeout - state.elapsed
+                    self.ledger.open()
+                    with anyio.move_on_after(remaining) as timer:
+                        await self.crew.work(self.steps)
+                    timed_out = timer.cancelled_caught
                 finally:
                     if self._slots is not None:
                         self._slots.release()
@@ -372,13 +379,3 @@ class Run:
                 else:
                     self._end_cancelled()
             self.done.set()
-
-    async def _execute_steps(self) -> bool:
-        """Run the steps in a task group until the run ends; True if it timed out."""
-        state = self.state
-        state.running_since = time.monotonic()
-        remaining = math.inf if self.timeout is None else self.timeout - state.elapsed
-        self.ledger.open()
-        with anyio.move_on_after(remaining) as timer:
-            await self.crew.work(self.steps)
-        return timer.cancelled_caught
