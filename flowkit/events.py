@@ -82,6 +82,8 @@ class _InitPlan:
     static: dict[str, Any]
     factories: tuple[tuple[str, Any], ...]
     required: frozenset[str]
+    # Nothing to fill but an empty ``_data`` (most events): no loop over factories.
+    data_only: bool = False
 
     @classmethod
     def build(cls, fields: Any) -> _InitPlan | None:
@@ -99,7 +101,8 @@ class _InitPlan:
                 required.add(field.name)
             else:
                 static[field.name] = field.default
-        return cls(static, tuple(factories), frozenset(required))
+        data_only = not static and factories == [("_data", dict)]
+        return cls(static, tuple(factories), frozenset(required), data_only)
 
 
 class Event(ModelMethods):
@@ -136,12 +139,18 @@ class Event(ModelMethods):
         """
         names = self._field_names
         plan = self._init_plan
-        if plan is not None and params.keys() <= names and plan.required <= params.keys():
+        keys = params.keys()
+        # keys >= required, not required <= keys: the view's own comparison, no reflection.
+        if plan is not None and keys >= plan.required and keys <= names:
             fill = self.__dict__
-            fill.update(plan.static)
-            for name, factory in plan.factories:
-                if name not in params:
-                    fill[name] = factory()
+            if plan.data_only:
+                if "_data" not in params:
+                    fill["_data"] = {}
+            else:
+                fill.update(plan.static)
+                for name, factory in plan.factories:
+                    if name not in params:
+                        fill[name] = factory()
             fill.update(params)
             return
         try:

@@ -8,8 +8,9 @@ side by side.
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ..errors import WorkflowRuntimeError
@@ -48,7 +49,25 @@ def current_backend() -> str:
     raise WorkflowRuntimeError(_NOT_ASYNC)
 
 
-def start_detached(run: Callable[[], Awaitable[None]], name: str) -> None:
+def native_checkpoint() -> Callable[[], Awaitable[None]]:
+    """The running backend's own checkpoint, for loops that yield once per event.
+
+    It is what ``anyio.lowlevel.checkpoint()`` runs (``asyncio.sleep(0)``, or
+    ``trio.lowlevel.checkpoint()``) without looking the backend up on every call.
+
+    Raises:
+        WorkflowRuntimeError: Called outside asyncio or trio.
+    """
+    if current_backend() == "asyncio":
+        import asyncio
+
+        return functools.partial(asyncio.sleep, 0)
+    import trio
+
+    return trio.lowlevel.checkpoint
+
+
+def start_detached(run: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
     """Start ``run()`` as a task that no task group owns.
 
     ``run`` must catch its own exceptions: on trio an exception escaping a system
@@ -63,10 +82,7 @@ def start_detached(run: Callable[[], Awaitable[None]], name: str) -> None:
     if backend == "asyncio":
         import asyncio
 
-        async def main() -> None:
-            await run()
-
-        task = asyncio.get_running_loop().create_task(main(), name=name)
+        task = asyncio.get_running_loop().create_task(run(), name=name)
         _detached.add(task)
         task.add_done_callback(_detached.discard)
     else:

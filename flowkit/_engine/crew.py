@@ -9,33 +9,39 @@ own task works too, on a step handed to it, which costs a wake-up instead of a t
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import anyio
-import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from . import worker
 from .ledger import Ledger
 from .stream import EventStream
-from .worker import Execution, StepHost, StepRuntime, current_execution
+from .worker import RELEASED, Execution, StepHost, StepRuntime, current_execution
 
 
 class Crew:
     """The task group of one run and who works on what in it."""
 
     def __init__(
-        self, host: StepHost, ledger: Ledger, stream: EventStream, new_event: type[anyio.Event]
+        self,
+        host: StepHost,
+        ledger: Ledger,
+        stream: EventStream,
+        new_event: type[anyio.Event],
+        checkpoint: Callable[[], Awaitable[None]],
     ) -> None:
         self._host = host
         self._ledger = ledger
         self._stream = stream
         self._new_event = new_event
+        self._checkpoint = checkpoint
         # Set while a worker routes what its step returned: that worker may take the
         # next step itself instead of starting a task for it (see _work).
         self.returning = False
         self._handoff: StepRuntime | None = None
         self._host_job: StepRuntime | None = None
+        self._host_free = False  # the run's own task is between two jobs
         self._host_wake: anyio.Event | None = None
         self._task_group: TaskGroup | None = None
 
@@ -45,9 +51,10 @@ class Crew:
             step.alive += 1
             if self.returning and self._handoff is None:
                 self._handoff = step
-            elif self._host_wake is not None and self._host_job is None:
+            elif self._host_free and self._host_job is None:
                 self._host_job = step
-                self._host_wake.set()
+                if self._host_wake is not None:
+                    self._host_wake.set()
             else:
                 self._start_worker(step)
 
@@ -72,7 +79,7 @@ class Crew:
                 if self._ledger.pending == 0:
                     self._host.on_idle()
                 if not self._host.ended:
-                    await self._host_loop()
+                    await self._host_loop()  # returns only by cancellation
         finally:
             self._task_group = None
 
@@ -83,38 +90,60 @@ class Crew:
 
     async def _host_loop(self) -> None:
         """Work on the steps handed to the run's own task, until the run is cancelled."""
-        while True:
-            step = self._host_job
-            if step is None:
-                self._host_wake = self._new_event()
-                await self._host_wake.wait()
-                continue
-            self._host_wake = None
-            self._host_job = None
-            await self._work(step)
+        checkpoint = self._checkpoint
+        # One Execution for every job of this task, as a worker task has for its steps.
+        execution = Execution(RELEASED, 0.0, context=self._host.context_ref)
+        token = current_execution.set(execution)
+        try:
+            while True:
+                step = self._host_job
+                if step is None:
+                    self._host_free = True
+                    # One turn of the loop before waiting: work often comes within it (a
+                    # caller answering what a step streamed), and then needs no wake-up.
+                    await checkpoint()
+                    if self._host_job is None:
+                        self._host_wake = self._new_event()
+                        await self._host_wake.wait()
+                    continue
+                self._host_free = False
+                self._host_wake = None
+                self._host_job = None
+                await self._work(step, execution)
+        finally:
+            current_execution.reset(token)
+            execution.release()
 
-    async def _work(self, step: StepRuntime) -> None:
-        """Work on ``step``'s deliveries until none is queued, then on a handed-off step."""
+    async def _work(self, step: StepRuntime, execution: Execution | None = None) -> None:
+        """Work on ``step``'s deliveries until none is queued, then on a handed-off step.
+
+        ``execution`` is the calling task's, set and released by it (the run's own
+        task); without it, this task makes its own on its first delivery.
+        """
         ledger = self._ledger
         stream = self._stream
         host = self._host
+        checkpoint = self._checkpoint
+        unread = stream.buffer
+        high_water = stream.high_water
         first = True
-        execution: Execution | None = None
+        own = execution is None
         token = None
         try:
             while True:
-                if not ledger.queued(step.name):
-                    step.alive -= 1
-                    return
                 if not first:
+                    if not ledger.queued(step.name):
+                        step.alive -= 1
+                        return
                     # Between two steps in one task: let the reader and other tasks in.
                     # (Nothing is taken yet, so a snapshot or a cancellation loses nothing.)
-                    if stream.must_wait():
+                    if len(unread) > high_water and stream.must_wait():
                         await stream.wait_for_reader()
-                    await anyio.lowlevel.checkpoint()
+                    await checkpoint()
                 first = False
+                # None if nothing is queued (any more: another worker took the last one).
                 delivery = None if host.ended else ledger.take(step.name)
-                if delivery is None:  # ended meanwhile, or another worker took the last one
+                if delivery is None:
                     step.alive -= 1
                     return
                 if execution is None:
@@ -138,7 +167,7 @@ class Crew:
         finally:
             if token is not None:
                 current_execution.reset(token)
-            if execution is not None:
+            if own and execution is not None:
                 # Timer handles and library tasks may hold the context variable's value
                 # past the run's end: it must not keep the run alive (see Execution.release).
                 execution.release()

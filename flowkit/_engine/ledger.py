@@ -13,7 +13,7 @@ closes them when the run ends.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import anyio
 import attrs
@@ -40,6 +40,9 @@ class Ledger:
         self.pending = 0
         self.ended = False
         self._handoffs: dict[str, Handoffs] = {}
+        # Each step's bound ``send_nowait`` and ``receive_nowait``, called once per delivery.
+        self._senders: dict[str, Callable[[int], None]] = {}
+        self._receivers: dict[str, Callable[[], int]] = {}
         self._open = False
         # Waiters paused in this run, by key, with the event that wakes them.
         self._wakers: dict[str, anyio.Event] = {}
@@ -61,11 +64,11 @@ class Ledger:
         queue[delivery.id] = delivery
         self.pending += 1
         if self._open:
-            handoffs = self._handoffs.get(step)
-            if handoffs is None:
+            send = self._senders.get(step)
+            if send is None:
                 self._feed(step, delivery.id)
             else:
-                handoffs.send.send_nowait(delivery.id)
+                send(delivery.id)
         return delivery
 
     def queued(self, step: str) -> int:
@@ -79,9 +82,10 @@ class Ledger:
         if not queue:
             return None
         # The stream holds exactly the ids in the queue, in the same order: never blocks.
-        delivery = queue.pop(self._handoffs[step].receive.receive_nowait())
-        self.state.in_progress[delivery.id] = delivery
-        counts = self.state.counters.step_runs
+        delivery = queue.pop(self._receivers[step]())
+        state = self.state
+        state.in_progress[delivery.id] = delivery
+        counts = state.counters.step_runs
         counts[step] = counts.get(step, 0) + 1
         return delivery
 
@@ -144,12 +148,16 @@ class Ledger:
             handoffs.send.close()
             handoffs.receive.close()
         self._handoffs.clear()
+        self._senders.clear()
+        self._receivers.clear()
 
     def _feed(self, step: str, ident: int) -> None:
         handoffs = self._handoffs.get(step)
         if handoffs is None:
             send, receive = anyio.create_memory_object_stream[int](math.inf)
             handoffs = self._handoffs[step] = Handoffs(send, receive)
+            self._senders[step] = send.send_nowait
+            self._receivers[step] = receive.receive_nowait
         handoffs.send.send_nowait(ident)
 
     # -- waiters ------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from ..events import (
     WorkflowIdleEvent,
     WorkflowTimedOutEvent,
 )
+from .backend import native_checkpoint
 from .crew import Crew
 from .graph import StepGraph
 from .ledger import Ledger
@@ -89,12 +90,18 @@ class Run:
         # anyio.Event() looks the backend up on every call; its class is the backend's
         # own, which builds events directly. Events are made on every wake-up.
         self.new_event: type[anyio.Event] = type(self.done)
-        self.stream = EventStream(state.stream, settings.stream_high_water, self.new_event)
+        # Likewise anyio.lowlevel.checkpoint(): workers and the reader yield once per event.
+        self.checkpoint = native_checkpoint()
+        self.stream = EventStream(
+            state.stream, settings.stream_high_water, self.new_event, self.checkpoint
+        )
         self.waiters = Waiters(self.ledger, self.stream, self.new_event, self.on_idle)
         self.catch_error = catch_error
         self.steps = {name: StepRuntime(name, c, calls[name]) for name, c in graph.steps.items()}
-        self.crew = Crew(self, self.ledger, self.stream, self.new_event)
+        self.crew = Crew(self, self.ledger, self.stream, self.new_event, self.checkpoint)
         self._accepts_outside_input = bool(graph.external_inputs)
+        # The graph's consumers by event type, without the method call.
+        self._consumers: dict[type[Event], tuple[str, ...]] = {}
         self.outcome: Outcome | None = None
         self.ended = False  # outcome is not None, read on every step: a plain attribute
         self.expose_internal = False
@@ -153,11 +160,19 @@ class Run:
         if isinstance(event, StopEvent):
             self.finish(Outcome(event))
             return
-        consumers = self.graph.consumers(type(event))
+        consumers = self._consumers.get(type(event))
+        if consumers is None:
+            consumers = self._consumers[type(event)] = self.graph.consumers(type(event))
         if isinstance(event, InputRequiredEvent):
             self.stream.write(event)
         elif not consumers:
             self._unhandled(event)
+            return
+        if len(consumers) == 1:  # as deliver(), inline: this runs for almost every event
+            step = self.steps[consumers[0]]
+            ledger.add(step.name, event)
+            if step.alive < step.num_workers:
+                self.crew.wake(step)
             return
         for name in consumers:
             self.deliver(self.steps[name], event)
@@ -323,7 +338,14 @@ class Run:
                 if self._slots is not None:
                     await self._slots.acquire()
                 try:
-                    timed_out = await self._execute_steps()
+                    # The steps run in the crew's task group until the run ends (inline:
+                    # each frame here is passed through on every resumption of this task).
+                    state.running_since = time.monotonic()
+                    remaining = math.inf if self.timeout is None else self.timeout - state.elapsed
+                    self.ledger.open()
+                    with anyio.move_on_after(remaining) as timer:
+                        await self.crew.work(self.steps)
+                    timed_out = timer.cancelled_caught
                 finally:
                     if self._slots is not None:
                         self._slots.release()
@@ -357,13 +379,3 @@ class Run:
                 else:
                     self._end_cancelled()
             self.done.set()
-
-    async def _execute_steps(self) -> bool:
-        """Run the steps in a task group until the run ends; True if it timed out."""
-        state = self.state
-        state.running_since = time.monotonic()
-        remaining = math.inf if self.timeout is None else self.timeout - state.elapsed
-        self.ledger.open()
-        with anyio.move_on_after(remaining) as timer:
-            await self.crew.work(self.steps)
-        return timer.cancelled_caught

@@ -51,7 +51,7 @@ def _plain(func: Callable[..., Any], config: StepConfig, ctx: object) -> StepCal
     if config.positional == ("event", "ctx"):
         return lambda ev: func(ev, ctx)
     if config.positional == ("ctx", "event"):
-        return lambda ev: func(ctx, ev)
+        return functools.partial(func, ctx)  # a C-level call: no frame of its own
     event_name, ctx_name = config.event_name, config.context_parameter
     if ctx_name is None:
         return lambda ev: func(**{event_name: ev})

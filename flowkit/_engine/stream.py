@@ -11,6 +11,7 @@ reader. Without a reader, events are kept so that a late reader sees them all.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 import anyio
 import anyio.lowlevel
@@ -28,6 +29,7 @@ class EventStream:
         buffer: deque[Event],
         high_water: int = DEFAULT_HIGH_WATER,
         new_event: type[anyio.Event] = anyio.Event,
+        checkpoint: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint,
     ) -> None:
         self.buffer = buffer
         self.high_water = high_water
@@ -35,6 +37,7 @@ class EventStream:
         self.result_awaited = False
         self.closed = False
         self._new_event = new_event
+        self._checkpoint = checkpoint
         self._readable: anyio.Event | None = None
         self._drained: anyio.Event | None = None
 
@@ -64,7 +67,7 @@ class EventStream:
         buffer = self.buffer
         # Yield first, as anyio's streams do: a reader of a backlog lets others in, and a
         # reader that just answered lets the step write its next event before it waits.
-        await anyio.lowlevel.checkpoint()
+        await self._checkpoint()
         while not buffer:
             if self.closed:
                 raise anyio.EndOfStream

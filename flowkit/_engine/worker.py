@@ -109,9 +109,11 @@ class Execution:
         """Start running ``delivery``."""
         self.delivery = delivery
         self.first_attempt_at = time.monotonic()
-        self.waits = 0
-        self.last_error = None
-        self.last_failed_at = None
+        if self.waits:
+            self.waits = 0
+        if self.last_error is not None:
+            self.last_error = None
+            self.last_failed_at = None
 
 
 RELEASED = Delivery(id=-1, step="", event=Event())

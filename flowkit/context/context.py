@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Coroutine, Sequence
+from threading import get_ident
 from typing import Any, Generic, TypeVar, cast, overload
 
 from .._engine.blueprint import Blueprint, HasBlueprint
@@ -141,11 +142,14 @@ class Context(Generic[MODEL_T]):
             WorkflowStepDoesNotExistError: ``step`` names no step of the workflow.
             ContextStateError: The context has no run.
         """
-        run = self._live_run("send_event")
+        run = self._run
+        if run is None:
+            run = self._live_run("send_event")
         self._state.used_events.add(type(message))  # snapshots name classes beyond the steps'
-        loop = foreign_loop(run.loop, run.done)
-        if loop is not None:  # from a sync step's thread (or any other thread)
-            call_on_loop(loop, run.send_event, message, step)
+        loop = run.loop
+        # foreign_loop(), its cheap test first: called on the loop's own thread (most calls)?
+        if loop is not None and loop.thread != get_ident() and foreign_loop(loop, run.done):
+            call_on_loop(loop, run.send_event, message, step)  # from a sync step's thread
             return
         run.send_event(message, step)
 
@@ -159,10 +163,12 @@ class Context(Generic[MODEL_T]):
         """
         if ev is None:
             return
-        run = self._live_run("write_event_to_stream")
+        run = self._run
+        if run is None:
+            run = self._live_run("write_event_to_stream")
         self._state.used_events.add(type(ev))
-        loop = foreign_loop(run.loop, run.done)
-        if loop is not None:
+        loop = run.loop
+        if loop is not None and loop.thread != get_ident() and foreign_loop(loop, run.done):
             call_on_loop(loop, run.stream.write, ev)
             return
         run.stream.write(ev)

@@ -45,6 +45,13 @@ def _step(node: Any, part: str, path: str) -> Any:
     raise KeyError(path)
 
 
+def _not_found(path: str) -> ValueError:
+    return ValueError(
+        f"Path '{path}' not found in state. Pass default=... to get a value for a "
+        "missing key, or set it first with await ctx.store.set(...)."
+    )
+
+
 # A bare ``Context`` means ``Context[DictState]``, as in llama-index-workflows.
 MODEL_T = TypeVar("MODEL_T", default=DictState)
 
@@ -148,17 +155,20 @@ class InMemoryStateStore(Generic[MODEL_T]):
         Raises:
             ValueError: Nothing is at ``path`` and no ``default`` was given.
         """
-        node = self._state
+        node = self._run_state.store
+        if type(node) is DictState and "." not in path:  # the common case, on every step
+            if path in node:
+                return node[path]
+            if default is not _MISSING:
+                return default
+            raise _not_found(path)
         try:
             for part in path.split("."):
                 node = _step(node, part, path)
         except KeyError:
             if default is not _MISSING:
                 return default
-            raise ValueError(
-                f"Path '{path}' not found in state. Pass default=... to get a value for a "
-                "missing key, or set it first with await ctx.store.set(...)."
-            ) from None
+            raise _not_found(path) from None
         return node
 
     async def set(self, path: str, value: Any) -> None:
@@ -167,8 +177,11 @@ class InMemoryStateStore(Generic[MODEL_T]):
         Raises:
             ValueError: A part of ``path`` other than the last does not exist in a typed state.
         """
+        node = self._run_state.store
+        if type(node) is DictState and "." not in path:  # the common case, on every step
+            node[path] = value
+            return
         parts = path.split(".")
-        node = self._state
         for part in parts[:-1]:
             if isinstance(node, dict):
                 node = node.setdefault(part, {})
