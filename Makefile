@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.durable
+	$(BIN)/python -m benchmarks.recording
 
 # Mutation testing of flowkit/_engine/ (not part of `make test`: it takes long; see
 # docs/mutation-testing.md). MUTATE= limits it to some mutants, e.g.
