@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from fixtures.drawing_workflows import HumanInTheLoopWorkflow
 
-from flowkit import Context
 from flowkit.cli.main import main
 from flowkit.events import InputRequiredEvent
 from flowkit.representation import WorkflowGraph
@@ -123,9 +122,6 @@ def test_help_lists_draw() -> None:
     assert "draw" in done.stdout
 
 
-@pytest.mark.skipif(
-    not hasattr(Context, "statistics"), reason="needs Context.statistics from the engine branch"
-)
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the CLI itself is sync; one run is enough
 async def test_draw_a_snapshot_from_the_command_line(tmp_path: Path) -> None:
     handler = HumanInTheLoopWorkflow().run()

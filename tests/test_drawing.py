@@ -316,12 +316,6 @@ def test_run_statistics_passes_statistics_through_and_rejects_other_things() -> 
         run_statistics(FanOutFanIn, 3)  # type: ignore[arg-type]  # the wrong value on purpose
 
 
-needs_statistics = pytest.mark.skipif(
-    not hasattr(Context, "statistics"), reason="needs Context.statistics from the engine branch"
-)
-
-
-@needs_statistics
 async def test_draw_a_finished_run() -> None:
     workflow = FanOutFanIn()
     with anyio.fail_after(10):
@@ -336,7 +330,6 @@ async def test_draw_a_finished_run() -> None:
     assert "a run (finished)" in page
 
 
-@needs_statistics
 async def test_draw_a_failed_run() -> None:
     workflow = FailingWorkflow()
     with anyio.fail_after(10):
@@ -349,7 +342,6 @@ async def test_draw_a_failed_run() -> None:
     assert "failed" in draw_run(workflow, handler, "svg")
 
 
-@needs_statistics
 async def test_draw_a_paused_run_from_its_snapshot() -> None:
     workflow = HumanInTheLoopWorkflow()
     with anyio.fail_after(10):
