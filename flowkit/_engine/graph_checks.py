@@ -58,21 +58,27 @@ class GraphProblem:
         return f"[{self.check}] {self.message}\n    {self.hint}"
 
 
+def _names(names: Iterable[str] | None) -> frozenset[str]:
+    return frozenset([names] if isinstance(names, str) else names or ())
+
+
+def _unknown_message(unknown: frozenset[str], valid: Iterable[str], where: str = "") -> str:
+    return (
+        f"Unknown graph check names{where}: {', '.join(sorted(unknown))}. "
+        f"Valid names are: {', '.join(sorted(valid))}"
+    )
+
+
 def check_skip_names(names: Iterable[str] | None) -> frozenset[str]:
     """The graph checks to skip, as a set.
 
     Raises:
         WorkflowValidationError: A name is not one of ``GRAPH_CHECKS``.
     """
-    if isinstance(names, str):
-        names = [names]
-    checks = frozenset(names or ())
+    checks = _names(names)
     unknown = checks - set(GRAPH_CHECKS)
     if unknown:
-        raise WorkflowValidationError(
-            f"Unknown graph check names: {', '.join(sorted(unknown))}. "
-            f"Valid names are: {', '.join(sorted(GRAPH_CHECKS))}"
-        )
+        raise WorkflowValidationError(_unknown_message(unknown, GRAPH_CHECKS))
     return checks
 
 
@@ -82,20 +88,17 @@ def check_step_skip_names(names: Iterable[str] | None, step: str) -> frozenset[s
     Raises:
         WorkflowValidationError: A name is not one of ``STEP_GRAPH_CHECKS``.
     """
-    if isinstance(names, str):
-        names = [names]
-    checks = frozenset(names or ())
+    checks = _names(names)
     unknown = checks - set(STEP_GRAPH_CHECKS)
     if unknown:
+        hint = (
+            " ('terminal_event' is about events, not steps: pass it to "
+            "Workflow(skip_graph_checks=[...]))."
+            if "terminal_event" in unknown
+            else "."
+        )
         raise WorkflowValidationError(
-            f"Unknown graph check names for step '{step}': {', '.join(sorted(unknown))}. "
-            f"Valid names are: {', '.join(sorted(STEP_GRAPH_CHECKS))}"
-            + (
-                " ('terminal_event' is about events, not steps: pass it to "
-                "Workflow(skip_graph_checks=[...]))."
-                if "terminal_event" in unknown
-                else "."
-            )
+            _unknown_message(unknown, STEP_GRAPH_CHECKS, f" for step '{step}'") + hint
         )
     return checks
 
