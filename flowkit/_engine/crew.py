@@ -79,7 +79,7 @@ class Crew:
                 if self._ledger.pending == 0:
                     self._host.on_idle()
                 if not self._host.ended:
-                    await self._host_loop()  # returns only by cancellation
+                    await self._host_loop()  # returns once the run has ended
         finally:
             self._task_group = None
 
@@ -89,7 +89,7 @@ class Crew:
         self._task_group.start_soon(self._work, step, name=f"flowkit step {step.name}")
 
     async def _host_loop(self) -> None:
-        """Work on the steps handed to the run's own task, until the run is cancelled."""
+        """Work on the steps handed to the run's own task, until the run ends."""
         checkpoint = self._checkpoint
         # One Execution for every job of this task, as a worker task has for its steps.
         execution = Execution(RELEASED, 0.0, context=self._host.context_ref)
@@ -98,6 +98,8 @@ class Crew:
             while True:
                 step = self._host_job
                 if step is None:
+                    if self._host.ended:  # the workers are cancelled; this task just ends
+                        return
                     self._host_free = True
                     # One turn of the loop before waiting: work often comes within it (a
                     # caller answering what a step streamed), and then needs no wake-up.
@@ -110,6 +112,7 @@ class Crew:
                 self._host_wake = None
                 self._host_job = None
                 await self._work(step, execution)
+                execution.release()  # a run that waits holds no finished delivery
         finally:
             current_execution.reset(token)
             execution.release()

@@ -13,7 +13,7 @@ closes them when the run ends.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import anyio
 import attrs
@@ -31,6 +31,11 @@ class Handoffs:
     send: MemoryObjectSendStream[int]
     receive: MemoryObjectReceiveStream[int]
 
+    def close(self) -> None:
+        """Close both ends."""
+        self.send.close()
+        self.receive.close()
+
 
 class Ledger:
     """What one run holds and owes: its deliveries, waiters, and the count of open work."""
@@ -40,15 +45,13 @@ class Ledger:
         self.pending = 0
         self.ended = False
         self._handoffs: dict[str, Handoffs] = {}
-        # Each step's bound ``send_nowait`` and ``receive_nowait``, called once per delivery.
-        self._senders: dict[str, Callable[[int], None]] = {}
-        self._receivers: dict[str, Callable[[], int]] = {}
         self._open = False
+        # Made on first use: a run that parks holds as few objects as it can.
         # Waiters paused in this run, by key, with the event that wakes them.
-        self._wakers: dict[str, anyio.Event] = {}
-        # Restored waiters that asked again in this run (their prompt streams once).
-        self._asked: set[str] = set()
-        self._buffers: dict[str, CollectBuffer] = {}
+        self._wakers: dict[str, anyio.Event] | None = None
+        # Waiters that asked in this run (a restored prompt streams once).
+        self._asked: set[str] | None = None
+        self._buffers: dict[str, CollectBuffer] | None = None
         self._requeue_in_progress()
 
     # -- deliveries ------------------------------------------------------------------
@@ -64,11 +67,11 @@ class Ledger:
         queue[delivery.id] = delivery
         self.pending += 1
         if self._open:
-            send = self._senders.get(step)
-            if send is None:
+            handoffs = self._handoffs.get(step)
+            if handoffs is None:
                 self._feed(step, delivery.id)
             else:
-                send(delivery.id)
+                handoffs.send.send_nowait(delivery.id)
         return delivery
 
     def queued(self, step: str) -> int:
@@ -82,7 +85,7 @@ class Ledger:
         if not queue:
             return None
         # The stream holds exactly the ids in the queue, in the same order: never blocks.
-        delivery = queue.pop(self._receivers[step]())
+        delivery = queue.pop(self._handoffs[step].receive.receive_nowait())
         state = self.state
         state.in_progress[delivery.id] = delivery
         counts = state.counters.step_runs
@@ -145,19 +148,14 @@ class Ledger:
         """Close every hand-off stream; the run has ended."""
         self._open = False
         for handoffs in self._handoffs.values():
-            handoffs.send.close()
-            handoffs.receive.close()
+            handoffs.close()
         self._handoffs.clear()
-        self._senders.clear()
-        self._receivers.clear()
 
     def _feed(self, step: str, ident: int) -> None:
         handoffs = self._handoffs.get(step)
         if handoffs is None:
             send, receive = anyio.create_memory_object_stream[int](math.inf)
             handoffs = self._handoffs[step] = Handoffs(send, receive)
-            self._senders[step] = send.send_nowait
-            self._receivers[step] = receive.receive_nowait
         handoffs.send.send_nowait(ident)
 
     # -- waiters ------------------------------------------------------------------------
@@ -169,16 +167,16 @@ class Ledger:
     def add_waiter(self, waiter: Waiter) -> None:
         """Register a new waiter; its prompt is being streamed now."""
         self.state.waiters[waiter.key] = waiter
-        self._asked.add(waiter.key)
+        self._mark_asked(waiter.key)
 
     def ask_again(self, waiter: Waiter) -> bool:
         """A restored waiter asks again: True if its prompt must be streamed (once per run).
 
         A prompt still unread in the restored stream is not streamed again.
         """
-        if waiter.key in self._asked or waiter.waiter_event is None:
+        if (self._asked and waiter.key in self._asked) or waiter.waiter_event is None:
             return False
-        self._asked.add(waiter.key)
+        self._mark_asked(waiter.key)
         prompt = waiter.waiter_event
         return not any(event is prompt for event in self.state.stream)
 
@@ -191,7 +189,7 @@ class Ledger:
         for waiter in self.state.waiters.values():
             if waiter.resolved is None and waiter.matches(event):
                 waiter.resolved = event
-                wake = self._wakers.pop(waiter.key, None)
+                wake = self._wakers.pop(waiter.key, None) if self._wakers else None
                 if wake is not None:
                     self.pending += 1  # the waiting step is running again
                     wake.set()
@@ -200,6 +198,8 @@ class Ledger:
 
     def pause(self, key: str, wake: anyio.Event) -> bool:
         """The step of waiter ``key`` waits on ``wake``; True if the run is idle now."""
+        if self._wakers is None:
+            self._wakers = {}
         self._wakers[key] = wake
         self.pending -= 1
         return self.pending == 0
@@ -214,10 +214,15 @@ class Ledger:
         A waiter that was not answered counts as running again. Once the run has
         ended, the waiter stays in the state, so that a snapshot resumes the wait.
         """
-        if self._wakers.pop(key, None) is not None:
+        if self._wakers and self._wakers.pop(key, None) is not None:
             self.pending += 1
         if not self.ended:
             self.state.waiters.pop(key, None)
+
+    def _mark_asked(self, key: str) -> None:
+        if self._asked is None:
+            self._asked = set()
+        self._asked.add(key)
 
     def _drop_waiters_of(self, delivery_id: int) -> None:
         """Forget the waiters a finished step execution left (a re-run took another path)."""
@@ -244,6 +249,8 @@ class Ledger:
         return [item.event for item in batch]
 
     def _collect_buffer(self, key: str) -> CollectBuffer:
+        if self._buffers is None:
+            self._buffers = {}
         buffer = self._buffers.get(key)
         if buffer is None:
             items = self.state.collected.get(key)
@@ -259,4 +266,6 @@ class Ledger:
             self._collect_buffer(key).release(delivery.id)
             if not collected[key]:
                 del collected[key]
-                del self._buffers[key]
+                buffers = self._buffers
+                assert buffers is not None  # _collect_buffer made it
+                del buffers[key]

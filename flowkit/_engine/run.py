@@ -105,7 +105,7 @@ class Run:
         self.outcome: Outcome | None = None
         self.ended = False  # outcome is not None, read on every step: a plain attribute
         self.expose_internal = False
-        self.recoveries: dict[str, int] = {}
+        self.recoveries: dict[str, int] | None = None  # by step, made on the first
         self._run_scope: anyio.CancelScope | None = None
         self._last_step: str | None = None
         # A weak reference to the Context its steps get (Context.get_step_context()).
@@ -224,6 +224,8 @@ class Run:
     ) -> None:
         """The step failed for good: hand it to a @catch_error handler, or end the run."""
         handler = self.catch_error(step.name)
+        if self.recoveries is None:
+            self.recoveries = {}
         recoveries = self.recoveries.get(step.name, 0)
         limit = self.steps[handler].config.catch_error_max_recoveries if handler else 0
         if handler is not None and recoveries < limit:
