@@ -43,6 +43,8 @@ class Crew:
         self._host_job: StepRuntime | None = None
         self._host_free = False  # the run's own task is between two jobs
         self._host_wake: anyio.Event | None = None
+        self._host_execution: Execution | None = None
+        self._workers = 0  # worker tasks alive besides the run's own
         self._task_group: TaskGroup | None = None
 
     def wake(self, step: StepRuntime) -> None:
@@ -58,10 +60,26 @@ class Crew:
             else:
                 self._start_worker(step)
 
-    def cancel(self) -> None:
-        """Cancel every worker task (the run ended)."""
-        if self._task_group is not None:
-            self._task_group.cancel_scope.cancel()
+    def stop(self) -> bool:
+        """The run ended: end its tasks; True if none had to be cancelled.
+
+        Cancelling is the way to stop a task that runs a step, but it costs (on asyncio,
+        formatting the task's repr; on both, an exception through every frame). The run's
+        own task is often the only one, between two jobs or routing what its step
+        returned: then it ends by itself, woken if it waits.
+        """
+        task_group = self._task_group
+        if task_group is None:
+            return False
+        if self._workers or not (
+            self._host_free
+            or (self.returning and current_execution.get(None) is self._host_execution)
+        ):
+            task_group.cancel_scope.cancel()
+            return False
+        if self._host_wake is not None:
+            self._host_wake.set()
+        return True
 
     async def work(self, steps: Mapping[str, StepRuntime]) -> None:
         """Run the workers in a task group until the run is cancelled."""
@@ -86,13 +104,14 @@ class Crew:
     def _start_worker(self, step: StepRuntime) -> None:
         """Start a task that works on ``step``'s deliveries (``step.alive`` counts it already)."""
         assert self._task_group is not None
+        self._workers += 1
         self._task_group.start_soon(self._work, step, name=f"flowkit step {step.name}")
 
     async def _host_loop(self) -> None:
         """Work on the steps handed to the run's own task, until the run ends."""
         checkpoint = self._checkpoint
         # One Execution for every job of this task, as a worker task has for its steps.
-        execution = Execution(RELEASED, 0.0, context=self._host.context_ref)
+        execution = self._host_execution = Execution(RELEASED, 0.0, context=self._host.context_ref)
         token = current_execution.set(execution)
         try:
             while True:
@@ -104,7 +123,7 @@ class Crew:
                     # One turn of the loop before waiting: work often comes within it (a
                     # caller answering what a step streamed), and then needs no wake-up.
                     await checkpoint()
-                    if self._host_job is None:
+                    if self._host_job is None and not self._host.ended:
                         self._host_wake = self._new_event()
                         await self._host_wake.wait()
                     continue
@@ -116,6 +135,7 @@ class Crew:
         finally:
             current_execution.reset(token)
             execution.release()
+            self._host_execution = None
 
     async def _work(self, step: StepRuntime, execution: Execution | None = None) -> None:
         """Work on ``step``'s deliveries until none is queued, then on a handed-off step.
@@ -168,6 +188,8 @@ class Crew:
                         step.alive -= 1
                         step = handoff
         finally:
+            if own:
+                self._workers -= 1
             if token is not None:
                 current_execution.reset(token)
             if own and execution is not None:

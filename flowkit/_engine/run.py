@@ -107,6 +107,7 @@ class Run:
         self.expose_internal = False
         self.recoveries: dict[str, int] | None = None  # by step, made on the first
         self._run_scope: anyio.CancelScope | None = None
+        self._stopped = False  # ended with no task left to cancel (Crew.stop)
         self._last_step: str | None = None
         # A weak reference to the Context its steps get (Context.get_step_context()).
         self.context_ref: Callable[[], object] | None = None
@@ -276,7 +277,7 @@ class Run:
             self.state.finished = True
         self.stream.write(outcome.event)
         self.stream.close()
-        self.crew.cancel()
+        self._stopped = self.crew.stop()
 
     def fail(
         self, step: str, error: BaseException, attempts: int | None, elapsed: float | None
@@ -303,7 +304,7 @@ class Run:
         if self.outcome is not None:
             return
         self._end_cancelled()
-        if self._run_scope is not None:
+        if self._run_scope is not None and not self._stopped:
             self._run_scope.cancel()
         elif self.state.running_since is None:  # not started: nothing will set done
             self.done.set()
