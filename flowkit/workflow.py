@@ -183,8 +183,7 @@ class Workflow:
         self, ctx: Context[Any] | None, start_event: StartEvent | None, kwargs: dict[str, Any]
     ) -> tuple[Run, WorkflowHandler]:
         blueprint = self._blueprint()
-        if ctx is None:
-            ctx = Context(self)
+        ctx = ctx if ctx is not None else Context(self)
         run = ctx._begin_run(blueprint, start_event, kwargs)
         return run, WorkflowHandler(run, ctx, self._setup.name)
 
