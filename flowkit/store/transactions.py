@@ -8,13 +8,15 @@ errors are worth retrying (``sqlite.py``, ``postgres.py``); ``sql.py`` holds the
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio.to_thread
+import attrs
 
 from .base import InboxEvent, Progress, RunRecord, RunStatus
 from .errors import CorruptRunError, RunNotFoundError, StoreError, StoreUnavailableError
@@ -23,6 +25,7 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 __all__ = [
     "RECORD_COLUMNS",
     "Cursor",
+    "Inline",
     "SqlTransactions",
     "dump_result",
     "inbox_from_rows",
@@ -88,6 +91,13 @@ def record_from_row(row: Sequence[Any]) -> RunRecord:
     )
 
 
+@attrs.frozen
+class Inline(Generic[_T]):
+    """What a transaction run on the calling thread returned."""
+
+    value: _T
+
+
 class SqlTransactions:
     """Transactions on a SQL database reached through a DB-API driver.
 
@@ -141,11 +151,42 @@ class SqlTransactions:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
     async def call(self, fn: Callable[..., _T], *args: Any, atomic: bool = True) -> _T:
-        """Run ``fn(cursor, *args)`` in one transaction in a worker thread, retrying outages.
+        """Run ``fn(cursor, *args)`` in one transaction, retrying outages.
 
-        All of it runs in one trip to the thread. ``atomic=False``: see :meth:`transaction`.
+        All of it runs in one trip to a worker thread, unless the database can run it on
+        the calling thread without waiting (:meth:`inline_transaction`). ``atomic=False``:
+        see :meth:`transaction`.
         """
+        if self._migrated:
+            done = self._run_inline(fn, args)
+            if done is not None:
+                return done.value
         return await anyio.to_thread.run_sync(self._call_sync, fn, args, atomic)
+
+    def inline_transaction(self) -> AbstractContextManager[Cursor | None]:
+        """A write transaction on the calling thread, or None (use a worker thread) if taking
+        it could wait: on another writer's lock, the network, or a flush to disk.
+
+        A database reached over a network always could: the default is always None.
+        """
+        return contextlib.nullcontext()
+
+    def _run_inline(self, fn: Callable[..., _T], args: tuple[Any, ...]) -> Inline[_T] | None:
+        try:
+            with self.inline_transaction() as cur:
+                if cur is None:
+                    return None
+                value = fn(cur, *args)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if self.is_transient(exc):
+                return None  # rolled back; a worker thread retries it
+            raise self._failure(exc) from exc
+        return Inline(value)
+
+    def _failure(self, exc: Exception) -> StoreError:
+        return StoreError(f"Run store {self.url}: {type(exc).__name__}: {exc}")
 
     def _call_sync(self, fn: Callable[..., _T], args: tuple[Any, ...], atomic: bool) -> _T:
         deadline = time.monotonic() + self.retry_for
@@ -160,7 +201,7 @@ class SqlTransactions:
                 raise
             except Exception as exc:
                 if not self.is_transient(exc):
-                    raise StoreError(f"Run store {self.url}: {type(exc).__name__}: {exc}") from exc
+                    raise self._failure(exc) from exc
                 if time.monotonic() >= deadline:
                     raise StoreUnavailableError(
                         f"Run store {self.url} is unreachable; retried for {self.retry_for:g} "

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import pytest
 
 from flowkit.store import (
@@ -18,6 +19,7 @@ from flowkit.store import (
     open_store,
     store_url,
 )
+from flowkit.store.sqlite import CHECKPOINT_EVERY
 from flowkit.testing import check_run_store
 
 
@@ -86,3 +88,47 @@ async def test_torn_and_foreign_rows_are_clear_errors(tmp_path: Path) -> None:
         await store.delete("foreign")
         await store.delete("torn")
         assert await store.list() == []
+
+
+async def test_the_thread_only_sqlite_store_conforms(tmp_path: Path) -> None:
+    count = iter(range(1_000))
+    await check_run_store(lambda: SQLiteRunStore(tmp_path / f"{next(count)}.db", inline=False))
+
+
+async def test_sqlite_never_waits_for_a_lock_on_the_event_loop(tmp_path: Path) -> None:
+    """A transaction that cannot take the write lock at once waits in a worker thread: the
+    event loop runs on, and the transaction completes once the lock is free."""
+    path = tmp_path / "runs.db"
+    async with SQLiteRunStore(path) as store:
+        await store.create("first", "Flow", {})  # migrated; the next ones may run inline
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        created: list[str] = []
+
+        async def create() -> None:
+            created.append((await store.create("second", "Flow", {})).run_id)
+
+        with anyio.fail_after(10):  # a loop blocked on the lock would never get here
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(create)
+                await anyio.wait_all_tasks_blocked()  # create() waits, and not on this thread
+                assert created == []
+                other.rollback()
+        other.close()
+        assert created == ["second"]
+        assert [r.run_id for r in await store.list()] == ["first", "second"]
+
+
+async def test_sqlite_checkpoints_the_log_off_the_event_loop(tmp_path: Path) -> None:
+    """Transactions on the loop never checkpoint; the store's checkpoint thread does, so the
+    write-ahead log does not grow with the number of transactions."""
+    path = tmp_path / "runs.db"
+    wal = anyio.Path(f"{path}-wal")
+    async with SQLiteRunStore(path) as store:
+        await store.create("warm", "Flow", {})
+        big = {"text": "x" * 4000}  # a page or two per run
+        for i in range(10 * CHECKPOINT_EVERY):
+            await store.create(f"run-{i}", "Flow", big)
+        # Without checkpoints the log would hold every page written: over 40 MB.
+        assert (await wal.stat()).st_size < 16 * 1024 * 1024
+        assert len(await store.list(limit=20_000)) == 10 * CHECKPOINT_EVERY + 1
