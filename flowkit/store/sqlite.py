@@ -19,11 +19,6 @@ from .transactions import Cursor
 __all__ = ["SQLiteRunStore"]
 
 
-# Transactions on the event loop's thread never checkpoint (that writes and flushes the
-# database file): the store's checkpoint thread does, after this many of them.
-CHECKPOINT_EVERY = 200
-
-
 class SQLiteRunStore(SqlRunStore):
     """A run store in the SQLite file at ``path`` (created on first use).
 
@@ -32,13 +27,16 @@ class SQLiteRunStore(SqlRunStore):
     CPU time of its statements (tens of microseconds, less than a trip to a thread) and never
     waits: its connection does not wait for locks, and it does not checkpoint the write-ahead
     log (which writes to and flushes the database file): the store's own checkpoint thread
-    does that, every ``CHECKPOINT_EVERY`` such transactions, while transactions go on.
+    does that, every ``checkpoint_every`` such transactions, while transactions go on.
 
     Args:
         path: The database file.
         retry_for: How long to retry while the file is locked by another process.
         inline: False to run every transaction in a worker thread.
     """
+
+    # Transactions on the event loop's thread after which the checkpoint thread runs.
+    checkpoint_every = 200
 
     def __init__(self, path: str | Path, *, retry_for: float = 30.0, inline: bool = True) -> None:
         super().__init__(f"sqlite:///{path}", retry_for=retry_for)
@@ -102,7 +100,7 @@ class SQLiteRunStore(SqlRunStore):
                 return
             yield from _immediate(conn, begun=True)
             self._since_checkpoint += 1
-            if self._since_checkpoint >= CHECKPOINT_EVERY and (
+            if self._since_checkpoint >= self.checkpoint_every and (
                 self._checkpointing is None or self._checkpointing.done()
             ):
                 self._since_checkpoint = 0

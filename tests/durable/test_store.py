@@ -19,7 +19,6 @@ from flowkit.store import (
     open_store,
     store_url,
 )
-from flowkit.store.sqlite import CHECKPOINT_EVERY
 from flowkit.testing import check_run_store
 
 
@@ -127,8 +126,8 @@ async def test_sqlite_checkpoints_the_log_off_the_event_loop(tmp_path: Path) -> 
     async with SQLiteRunStore(path) as store:
         await store.create("warm", "Flow", {})
         big = {"text": "x" * 4000}  # a page or two per run
-        for i in range(10 * CHECKPOINT_EVERY):
+        for i in range(10 * SQLiteRunStore.checkpoint_every):
             await store.create(f"run-{i}", "Flow", big)
         # Without checkpoints the log would hold every page written: over 40 MB.
         assert (await wal.stat()).st_size < 16 * 1024 * 1024
-        assert len(await store.list(limit=20_000)) == 10 * CHECKPOINT_EVERY + 1
+        assert len(await store.list(limit=20_000)) == 10 * SQLiteRunStore.checkpoint_every + 1
