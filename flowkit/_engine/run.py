@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections import deque
@@ -344,14 +343,15 @@ class Run:
                     # The steps run in the crew's task group until the run ends (inline:
                     # each frame here is passed through on every resumption of this task).
                     state.running_since = time.monotonic()
-                    remaining = math.inf if self.timeout is None else self.timeout - state.elapsed
+                    if self.timeout is not None:  # the timeout counts from the slot on
+                        run_scope.deadline = anyio.current_time() + self.timeout - state.elapsed
                     self.ledger.open()
-                    with anyio.move_on_after(remaining) as timer:
-                        await self.crew.work(self.steps)
-                    timed_out = timer.cancelled_caught
+                    await self.crew.work(self.steps)
                 finally:
                     if self._slots is not None:
                         self._slots.release()
+            # Cancelled with no outcome: only the deadline does that (cancel() decides first).
+            timed_out = run_scope.cancelled_caught and self.outcome is None
         except anyio.get_cancelled_exc_class():
             self._end_cancelled()  # a no-op if the run had ended already
             raise
