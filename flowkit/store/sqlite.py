@@ -49,7 +49,7 @@ class SQLiteRunStore(SqlRunStore):
         self._inline_lock = threading.Lock()
         self._inline: sqlite3.Connection | None = None
         self._since_checkpoint = 0
-        self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="flowkit-sqlite-checkpoint")
+        self._checkpointer: ThreadPoolExecutor | None = None  # made on first use
         self._checkpointing: Future[None] | None = None
 
     def _open(self, timeout: float) -> sqlite3.Connection:
@@ -104,6 +104,8 @@ class SQLiteRunStore(SqlRunStore):
                 self._checkpointing is None or self._checkpointing.done()
             ):
                 self._since_checkpoint = 0
+                if self._checkpointer is None:
+                    self._checkpointer = ThreadPoolExecutor(1, "flowkit-sqlite-checkpoint")
                 self._checkpointing = self._checkpointer.submit(self._checkpoint)
         finally:
             self._inline_lock.release()
@@ -121,7 +123,9 @@ class SQLiteRunStore(SqlRunStore):
         return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
     def close_sync(self) -> None:
-        self._checkpointer.shutdown(wait=True)
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.shutdown(wait=True)
         with self._lock, self._inline_lock:
             for conn in (self._connection, self._inline):
                 if conn is not None:

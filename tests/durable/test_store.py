@@ -131,3 +131,14 @@ async def test_sqlite_checkpoints_the_log_off_the_event_loop(tmp_path: Path) -> 
         # Without checkpoints the log would hold every page written: over 40 MB.
         assert (await wal.stat()).st_size < 16 * 1024 * 1024
         assert len(await store.list(limit=20_000)) == 10 * SQLiteRunStore.checkpoint_every + 1
+
+
+async def test_a_sqlite_store_works_again_after_it_is_closed(tmp_path: Path) -> None:
+    store = SQLiteRunStore(tmp_path / "runs.db")
+    store.checkpoint_every = 2  # the checkpoint thread runs, is shut down, and runs again
+    for round_ in range(2):
+        async with store:
+            for i in range(5):
+                await store.create(f"run-{round_}-{i}", "Flow", {})
+    async with store:
+        assert len(await store.list()) == 10
