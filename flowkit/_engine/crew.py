@@ -82,7 +82,7 @@ class Crew:
         return True
 
     async def work(self, steps: Mapping[str, StepRuntime]) -> None:
-        """Run the workers in a task group until the run is cancelled."""
+        """Run the workers in a task group until the run ends."""
         try:
             async with anyio.create_task_group() as task_group:
                 self._task_group = task_group
@@ -117,7 +117,7 @@ class Crew:
             while True:
                 step = self._host_job
                 if step is None:
-                    if self._host.ended:  # the workers are cancelled; this task just ends
+                    if self._host.ended:  # Crew.stop() ended any other task; this one returns
                         return
                     self._host_free = True
                     # One turn of the loop before waiting: work often comes within it (a
