@@ -1,8 +1,10 @@
-"""The plumbing of the SQL run stores: one transaction at a time in a worker thread, retried
-through outages, on a schema migrated on first use; and how a row becomes a ``RunRecord``.
+"""The plumbing of the SQL run stores: each call one transaction, in a worker thread (or on
+the calling thread where the database can never make it wait), retried through outages, on a
+schema migrated on first use; and how a row becomes a ``RunRecord``.
 
-A subclass supplies the connection, the placeholder style, the row-lock clauses and which
-errors are worth retrying (``sqlite.py``, ``postgres.py``); ``sql.py`` holds the operations.
+A subclass supplies the connection, the placeholder style, the row-lock clauses, which
+errors are worth retrying and whether a transaction may run on the calling thread
+(``sqlite.py``, ``postgres.py``); ``sql.py`` holds the operations.
 """
 
 from __future__ import annotations
