@@ -1,0 +1,647 @@
+"""What ``Context.from_dict`` and ``ctx.to_dict`` promise about a snapshot (format 2).
+
+The guarantees this file shows, each on a snapshot written by a real run (on asyncio
+and trio), stored as JSON and damaged by hand only where a test says so; every refusal
+is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``advice``:
+
+- a header this flowkit does not read (another format, a version other than the int 1
+  or 2, another workflow's name, not a dict) is refused saying what to do instead;
+- more than 5,000,000 events in all sections are refused before the snapshot is read;
+  exactly 5,000,000 are not; a section that is not a list counts nothing;
+- the edges a run can reach (the highest delivery id below ``next_id``, no attempt yet,
+  a claim of its own id) restore and resume; just past them (an id equal to
+  ``next_id``, an id 0, a waiter key of another delivery) is refused;
+- an exception is ``{"type": str, "message": str}``: anything else (a list, a string,
+  a non-str type or message) is refused, at the exception's path;
+- an exception without ``message`` comes back with an empty message;
+- an exception name that is neither a builtin nor in ``flowkit.errors`` (an unknown
+  ``builtins`` name, a flowkit error's name under another module) comes back as an
+  UnreconstructedException keeping the name, and freezes to the same data;
+- an event that is no JSON object is refused naming the JSON type found instead;
+- a malformed ``datetime`` field is refused naming the type, the value and the cause;
+- a value of the wrong type is named by its JSON type (``array``, ``object``, ...), or
+  by its Python type name when it is no JSON value at all;
+- the wrong value is shown whole when its repr has at most 40 characters, otherwise
+  as its first 37 characters and ``...``; cattrs' notes are not left on the error;
+- what cattrs itself finds wrong (a missing field, a section of the wrong type) is told
+  in its words, capitalized, at its path;
+- errors carry their path even when the serializer's own converter was made with
+  ``detailed_validation=False``;
+- a plain class in a typed event field is stored and restored with the hooks the user
+  registered by predicate on ``serializer.converter``; one without hooks is refused by
+  ``to_dict`` at its path, never put into the snapshot as the object itself;
+- ``to_dict`` names the path to an unstorable value inside dicts (int keys too), sets
+  (``[*]``), tuples and extra event fields, and to a value nested too deeply (cut short).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import cattrs
+import pytest
+from fixtures.plain import assert_only_plain
+
+from flowkit import Context, Workflow, step
+from flowkit.context import JsonSerializer
+from flowkit.errors import ContextSerdeError, WorkflowRuntimeError
+from flowkit.events import (
+    Event,
+    HumanResponseEvent,
+    InputRequiredEvent,
+    StartEvent,
+    StepFailedEvent,
+    StopEvent,
+    UnreconstructedException,
+)
+
+DAMAGED = "The snapshot was changed after ctx.to_dict() wrote it; restore an unchanged copy."
+EXCEPTION_FORMAT = "An exception must be {'type': str, 'message': str}"
+FAILED_AT = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class FailureRecordWorkflow(Workflow):
+    """Keeps a StepFailedEvent in the store (``failure``) and streams another; then stops."""
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        for keep in ("store", "stream"):
+            failure = StepFailedEvent(
+                step_name="start",
+                input_event=StartEvent(),
+                exception=RuntimeError(f"{keep} boom"),
+                attempts=1,
+                elapsed_seconds=0.5,
+                failed_at=FAILED_AT,
+            )
+            if keep == "store":
+                await ctx.store.set("failure", failure)
+            else:
+                ctx.write_event_to_stream(failure)
+        return StopEvent(result="done")
+
+
+async def finished_snapshot() -> dict[str, Any]:
+    """A FailureRecordWorkflow snapshot after its run finished, through JSON."""
+    workflow = FailureRecordWorkflow()
+    handler = workflow.run()
+    assert await handler == "done"
+    data = handler.ctx.to_dict()
+    assert_only_plain(data)
+    loaded: dict[str, Any] = json.loads(json.dumps(data))
+    assert loaded["stream"][0]["exception"] == {
+        "type": "builtins.RuntimeError",
+        "message": "stream boom",
+    }
+    assert loaded["store"]["failure"]["value"]["exception"] == {
+        "type": "builtins.RuntimeError",
+        "message": "store boom",
+    }
+    return loaded
+
+
+def refusal(data: dict[str, Any]) -> ContextSerdeError:
+    """The ContextSerdeError ``Context.from_dict`` raises for ``data``."""
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(FailureRecordWorkflow(), data)
+    return caught.value
+
+
+async def restored_exception(exception: Any) -> tuple[BaseException, dict[str, Any]]:
+    """The stored failure's exception restored from ``exception`` data; the data frozen again."""
+    data = await finished_snapshot()
+    data["store"]["failure"]["value"]["exception"] = exception
+    restored = Context.from_dict(FailureRecordWorkflow(), data)
+    failure = await restored.store.get("failure")
+    assert isinstance(failure, StepFailedEvent)
+    return failure.exception, restored.to_dict()["store"]["failure"]["value"]["exception"]
+
+
+# --- the header: what every snapshot starts with --------------------------------------------------
+
+READS = "this flowkit reads versions 1 and 2"
+MAX_EVENTS = 5_000_000  # the most events (queued, in progress, buffered, streamed, waiting)
+NEWER = "Restore it with the flowkit release that wrote it, or a later one."
+HEADER_REFUSALS: dict[str, tuple[str, Any, str, str, str]] = {
+    # name: (key, value, reason, path, advice)
+    "format of another library": (
+        "format",
+        "llama_index.context",
+        "Not a flowkit snapshot: its format is 'llama_index.context', not 'flowkit.context'",
+        "$.format",
+        "Pass the dict returned by ctx.to_dict().",
+    ),
+    "version 3": ("version", 3, f"Unsupported snapshot version 3: {READS}", "$.version", NEWER),
+    "version as a string": (
+        "version",
+        "2",
+        f"Unsupported snapshot version '2': {READS}",
+        "$.version",
+        NEWER,
+    ),
+    "version as a float": (
+        "version",
+        2.0,
+        f"Unsupported snapshot version 2.0: {READS}",
+        "$.version",
+        NEWER,
+    ),
+    "version as a boolean": (
+        "version",
+        True,
+        f"Unsupported snapshot version True: {READS}",
+        "$.version",
+        NEWER,
+    ),
+    "another workflow": (
+        "workflow",
+        "billing.InvoiceWorkflow",
+        "This snapshot is of workflow 'billing.InvoiceWorkflow', not "
+        "'test_snapshot_guarantees.FailureRecordWorkflow'",
+        "$.workflow",
+        "Restore it with Context.from_dict() on an instance of the workflow that made it.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HEADER_REFUSALS))
+async def test_a_header_this_flowkit_does_not_read_is_refused_with_reason_path_and_advice(
+    case: str,
+) -> None:
+    key, value, reason, path, advice = HEADER_REFUSALS[case]
+    data = await finished_snapshot()
+    data[key] = value
+
+    error = refusal(data)
+    assert (error.reason, error.path, error.advice) == (reason, path, advice)
+    assert str(error) == f"{reason} at {path}. {advice}"
+
+
+async def test_a_list_is_refused_as_no_snapshot_naming_its_type() -> None:
+    data = await finished_snapshot()
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(FailureRecordWorkflow(), [data])  # type: ignore[arg-type]
+    assert (caught.value.path, caught.value.advice) == ("$", None)
+    assert str(caught.value) == "A snapshot is a dict from ctx.to_dict(), got list."
+
+
+def _sections(total: int) -> dict[str, Any]:
+    """Sections holding ``total`` entries in all, in each section that counts (not events)."""
+    fifth = total // 5
+    return {
+        "queued": [0] * (total - 4 * fifth),
+        "in_progress": [0] * fifth,
+        "stream": [0] * fifth,
+        "waiters": [0] * fifth,
+        "collected": {"a": [0] * (fifth // 2), "b": [0] * (fifth - fifth // 2), "c": None},
+    }
+
+
+async def test_more_than_five_million_events_are_refused_before_the_snapshot_is_read() -> None:
+    data = await finished_snapshot()
+    data.update(_sections(MAX_EVENTS + 1))
+    data["event_classes"] = 5  # refused next, if the snapshot were read
+
+    error = refusal(data)
+    assert (error.path, error.advice) == ("$", None)
+    assert str(error) == "The snapshot holds 5000001 events, more than the limit of 5000000."
+
+
+async def test_five_million_events_are_within_the_limit() -> None:
+    data = await finished_snapshot()
+    data.update(_sections(MAX_EVENTS))
+    # A section that is not a list counts nothing; what is wrong next is found next.
+    data["stream"] = None
+    data["queued"].extend([0] * (MAX_EVENTS // 5))
+    data["event_classes"] = 5
+
+    error = refusal(data)
+    assert error.path == "$.event_classes"
+    assert str(error) == (
+        "The event classes must be an object of tag: 'module:QualName' at $.event_classes."
+    )
+
+
+# --- consistency: the edges of what is accepted ---------------------------------------------------
+
+
+class AskWorkflow(Workflow):
+    """Waits for a human's name, prompting for it; greets."""
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        answer = await ctx.wait_for_event(
+            HumanResponseEvent, waiter_event=InputRequiredEvent(prompt="name?")
+        )
+        return StopEvent(result=f"hello {answer.name}")
+
+
+async def waiting_snapshot() -> dict[str, Any]:
+    """An AskWorkflow snapshot: delivery 1 of ``start`` in progress, its waiter "1:1"."""
+    handler = AskWorkflow().run()
+    with anyio.fail_after(5):
+        await anyio.wait_all_tasks_blocked()
+    data = handler.ctx.to_dict()
+    await handler.cancel_run()
+    loaded: dict[str, Any] = json.loads(json.dumps(data))
+    assert loaded["next_id"] == 2
+    assert [(d["id"], d["step"]) for d in loaded["in_progress"]] == [(1, "start")]
+    assert [(w["key"], w["delivery_id"]) for w in loaded["waiters"]] == [("1:1", 1)]
+    return loaded
+
+
+async def test_edge_values_a_run_can_have_are_restored_and_resumed() -> None:
+    data = await waiting_snapshot()
+    # The highest id below next_id, no attempt yet, a claim of its own id.
+    data["in_progress"][0].update(attempts=0, claimed_by=1)
+
+    fresh = AskWorkflow()
+    resumed = fresh.run(ctx=Context.from_dict(fresh, data))
+    resumed.ctx.send_event(HumanResponseEvent(name="Ada"))
+    with anyio.fail_after(5):
+        assert await resumed == "hello Ada"
+
+
+EDGE_REFUSALS: dict[str, tuple[list[str | int], Any, str, str]] = {
+    # name: (where, value, reason, path)
+    "delivery id equal to next_id": (
+        ["next_id"],
+        1,
+        "Delivery id 1 is not between 1 and next_id 1",
+        "$.in_progress[0]",
+    ),
+    "delivery id 0": (
+        ["in_progress", 0, "id"],
+        0,
+        "Delivery id 0 is not between 1 and next_id 2",
+        "$.in_progress[0]",
+    ),
+    "waiter key of another delivery sharing its first digit": (
+        ["waiters", 0, "key"],
+        "11:1",
+        "The waiter key '11:1' does not begin with its delivery id 1",
+        "$.waiters[0].key",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(EDGE_REFUSALS))
+async def test_values_just_past_the_edges_are_refused(case: str) -> None:
+    where, value, reason, path = EDGE_REFUSALS[case]
+    data = await waiting_snapshot()
+    node: Any = data
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(AskWorkflow(), data)
+    assert (caught.value.reason, caught.value.path) == (reason, path)
+    assert str(caught.value) == f"{reason} at {path}. {DAMAGED}"
+
+
+# --- exceptions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "exception",
+    [
+        pytest.param({"type": "builtins.ValueError", "message": 5}, id="message a number"),
+        pytest.param({"type": "builtins.ValueError", "message": None}, id="message null"),
+        pytest.param({"type": 5, "message": "boom"}, id="type a number"),
+        pytest.param({"message": "boom"}, id="no type"),
+        pytest.param(["builtins.ValueError", "boom"], id="a list"),
+        pytest.param("builtins.ValueError: boom", id="a string"),
+    ],
+)
+async def test_an_exception_that_is_not_a_type_and_message_string_is_refused_saying_its_form(
+    exception: Any,
+) -> None:
+    data = await finished_snapshot()
+    data["stream"][0]["exception"] = exception
+
+    error = refusal(data)
+    assert error.reason == EXCEPTION_FORMAT
+    assert error.path == "$.stream[0].exception"
+    assert str(error) == f"{EXCEPTION_FORMAT} at $.stream[0].exception. {DAMAGED}"
+
+
+async def test_an_exception_without_a_message_comes_back_with_an_empty_message() -> None:
+    exception, frozen = await restored_exception({"type": "builtins.ValueError"})
+    assert type(exception) is ValueError
+    assert exception.args == ("",)
+    assert frozen == {"type": "builtins.ValueError", "message": ""}
+
+
+async def test_an_unknown_builtins_name_comes_back_as_a_stand_in_keeping_the_name() -> None:
+    exception, frozen = await restored_exception(
+        {"type": "builtins.NoSuchError", "message": "boom"}
+    )
+    assert type(exception) is UnreconstructedException
+    assert exception.original_type == "builtins.NoSuchError"
+    assert str(exception) == "boom"
+    assert frozen == {"type": "builtins.NoSuchError", "message": "boom"}
+
+
+async def test_a_flowkit_error_name_under_another_module_is_not_taken_for_flowkit_s() -> None:
+    exception, frozen = await restored_exception(
+        {"type": "thirdparty.errors.WorkflowRuntimeError", "message": "boom"}
+    )
+    assert not isinstance(exception, WorkflowRuntimeError)
+    assert type(exception) is UnreconstructedException
+    assert exception.original_type == "thirdparty.errors.WorkflowRuntimeError"
+    assert frozen == {"type": "thirdparty.errors.WorkflowRuntimeError", "message": "boom"}
+    # The same name under flowkit.errors is flowkit's own class.
+    exception, _ = await restored_exception(
+        {"type": "flowkit.errors.WorkflowRuntimeError", "message": "boom"}
+    )
+    assert type(exception) is WorkflowRuntimeError
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        pytest.param(["StopEvent"], "array", id="array"),
+        pytest.param("StopEvent", "string", id="string"),
+        pytest.param(None, "null", id="null"),
+    ],
+)
+async def test_an_event_that_is_not_an_object_is_refused_naming_what_was_found(
+    value: Any, found: str
+) -> None:
+    data = await finished_snapshot()
+    data["stream"][1] = value
+
+    error = refusal(data)
+    assert error.reason == f"An event must be an object, found {found}"
+    assert error.path == "$.stream[1]"
+    assert str(error) == f"An event must be an object, found {found} at $.stream[1]. {DAMAGED}"
+
+
+# --- typed fields -------------------------------------------------------------------------------
+
+
+async def test_a_malformed_datetime_field_is_refused_naming_the_type_value_and_cause() -> None:
+    data = await finished_snapshot()
+    data["stream"][0]["failed_at"] = "yesterday"
+
+    error = refusal(data)
+    reason = "Malformed datetime value 'yesterday': Invalid isoformat string: 'yesterday'"
+    assert error.reason == reason
+    assert error.path == "$.stream[0].failed_at"
+    assert str(error) == f"{reason} at $.stream[0].failed_at. {DAMAGED}"
+
+
+# --- strict scalars: what the message shows of the wrong value -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param([1], "array [1]", id="array"),
+        pytest.param({"n": 1}, "object {'n': 1}", id="object"),
+        pytest.param(None, "null None", id="null"),
+        # No JSON value (from a hand-made dict, or a msgpack or YAML loader): its Python type.
+        pytest.param(b"7", "bytes b'7'", id="bytes"),
+        pytest.param((7,), "tuple (7,)", id="tuple"),
+    ],
+)
+async def test_a_wrong_typed_value_is_named_by_its_json_type_or_else_its_python_type(
+    value: Any, shown: str
+) -> None:
+    data = await finished_snapshot()
+    data["next_id"] = value
+
+    error = refusal(data)
+    assert error.reason == f"Expected an integer, found {shown}"
+    assert error.path == "$.next_id"
+    assert str(error) == f"Expected an integer, found {shown} at $.next_id. {DAMAGED}"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param("x" * 37, repr("x" * 37), id="repr of 39 characters"),
+        pytest.param("x" * 38, repr("x" * 38), id="repr of 40 characters"),
+        pytest.param("x" * 39, "'" + "x" * 36 + "...", id="repr of 41 characters"),
+        pytest.param("0123456789" * 10, "'" + "0123456789" * 3 + "012345...", id="long"),
+    ],
+)
+async def test_a_wrong_value_is_shown_whole_up_to_40_characters_then_cut_to_37_and_dots(
+    text: str, shown: str
+) -> None:
+    data = await finished_snapshot()
+    bad = copy.deepcopy(data)
+    bad["stream"][0]["attempts"] = text
+
+    error = refusal(bad)
+    assert error.reason == f"Expected an integer, found string {shown}"
+    assert error.path == "$.stream[0].attempts"
+    assert len(shown) <= 40
+    # cattrs' notes (its own account of the path) are not left on the error's traceback.
+    assert not hasattr(error, "__notes__")
+    # The undamaged snapshot restores: only the value's type is wrong.
+    assert Context.from_dict(FailureRecordWorkflow(), data).to_dict()["stream"] == data["stream"]
+
+
+async def test_errors_keep_their_path_when_the_user_converter_skips_detailed_validation() -> None:
+    # The snapshot converter is a copy of serializer.converter with detailed validation
+    # on, whatever the user's converter says: the path is there either way.
+    data = await finished_snapshot()
+    data["stream"][0]["attempts"] = "1"
+    serializer = JsonSerializer(cattrs.Converter(detailed_validation=False))
+
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(FailureRecordWorkflow(), data, serializer)
+    assert caught.value.path == "$.stream[0].attempts"
+    assert str(caught.value) == (
+        f"Expected an integer, found string '1' at $.stream[0].attempts. {DAMAGED}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason", "path"),
+    [
+        pytest.param(
+            lambda data: data["stream"][0].pop("attempts"),
+            "Required field missing",
+            "$.stream[0].attempts",
+            id="missing field",
+        ),
+        pytest.param(
+            lambda data: data.update(waiters=None),
+            "Invalid value for type, expected list",
+            "$.waiters",
+            id="section not a list",
+        ),
+    ],
+)
+async def test_what_cattrs_finds_wrong_is_told_in_its_words_capitalized_at_its_path(
+    damage: Callable[[dict[str, Any]], object], reason: str, path: str
+) -> None:
+    data = await finished_snapshot()
+    damage(data)
+
+    error = refusal(data)
+    assert (error.reason, error.path, error.advice) == (reason, path, DAMAGED)
+    assert str(error) == f"{reason} at {path}. {DAMAGED}"
+
+
+# --- the user's classes in typed fields -----------------------------------------------------------
+
+
+class Point:
+    """A plain class the user gives cattrs hooks by predicate: stored as "x,y"."""
+
+    def __init__(self, x: int, y: int) -> None:
+        self.x = x
+        self.y = y
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Point) and (other.x, other.y) == (self.x, self.y)
+
+    def __hash__(self) -> int:
+        return hash((self.x, self.y))
+
+
+class Bare:
+    """A plain class nobody gave hooks."""
+
+
+class Located(Event):
+    where: Point
+
+
+class Holder(Event):
+    thing: Bare
+
+
+def _structure_point(value: Any, _: Any) -> Point:
+    x, y = str(value).split(",")
+    return Point(int(x), int(y))
+
+
+class HookedWorkflow(Workflow):
+    """Stores a Located (its Point has hooks registered by predicate), or also a Holder."""
+
+    def __init__(self, *, bare: bool = False) -> None:
+        super().__init__(timeout=30)
+        self.bare = bare
+        self.serializer.register_type(Located)
+        self.serializer.register_type(Holder)
+        converter = self.serializer.converter
+        converter.register_unstructure_hook_func(lambda t: t is Point, lambda p: f"{p.x},{p.y}")
+        converter.register_structure_hook_func(lambda t: t is Point, _structure_point)
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        await ctx.store.set("located", Located(where=Point(1, 2)))
+        if self.bare:
+            await ctx.store.set("holder", Holder(thing=Bare()))
+        return StopEvent(result="done")
+
+
+async def test_hooks_the_user_registers_by_predicate_store_and_restore_a_plain_class() -> None:
+    handler = HookedWorkflow().run()
+    assert await handler == "done"
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    assert data["store"]["located"]["value"] == {"$type": "Located", "where": "1,2", "_data": {}}
+
+    restored = Context.from_dict(HookedWorkflow(), data)
+    located = await restored.store.get("located")
+    assert located == Located(where=Point(1, 2))
+    assert type(located.where) is Point
+
+
+async def test_a_field_of_a_class_without_hooks_is_refused_by_to_dict_not_passed_on() -> None:
+    handler = HookedWorkflow(bare=True).run()
+    assert await handler == "done"
+
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    assert caught.value.path == "$.store.holder.thing"
+    assert str(caught.value) == (
+        "Cannot freeze the context: Value of type Bare is not JSON-serializable at "
+        "$.store.holder.thing. Store JSON data, register the class with "
+        "serializer.register_type(), or give it hooks on serializer.converter."
+    )
+
+
+# --- to_dict: where an unstorable value is -------------------------------------------------------
+
+
+class Note(Event):
+    text: str
+
+
+def _nested(depth: int, leaf: Any, wrap: Callable[[Any], Any]) -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = wrap(value)
+    return value
+
+
+CANNOT = "Cannot freeze the context: Value of type Bare is not JSON-serializable"
+STORE_IT = (
+    "Store JSON data, register the class with serializer.register_type(), or give it hooks "
+    "on serializer.converter."
+)
+UNSTORABLE: dict[str, tuple[Callable[[], Any], str, str]] = {
+    # name: (what the step stores under "value", the error's path, its message)
+    "a dict's int key": (lambda: {"a": [1, {7: Bare()}]}, "$.store.value.a[1][7]", CANNOT),
+    "in a set": (lambda: {1, (2, Bare())}, "$.store.value[*][1]", CANNOT),
+    "in a tuple": (lambda: (1, 2, Bare()), "$.store.value[2]", CANNOT),
+    "an event's extra field": (
+        lambda: Note(text="t", extra=[Bare()]),
+        "$.store.value.extra[0]",
+        CANNOT,
+    ),
+    "dicts nested too deeply": (
+        lambda: _nested(100_000, 1, lambda v: {"k": v}),
+        # A path too long to show is cut 30 characters after its first index (or its 8th).
+        ("$.store.value" + ".k" * 20)[:38] + "...",
+        "Cannot freeze the context: a value is nested too deeply",
+    ),
+    "lists nested too deeply": (
+        lambda: _nested(100_000, 1, lambda v: [v]),
+        "$.store.value" + "[0]" * 10 + "...",
+        "Cannot freeze the context: a value is nested too deeply",
+    ),
+}
+
+
+class StoreWorkflow(Workflow):
+    """Stores what ``make`` makes under "value", streams a Note, then stops."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        super().__init__(timeout=30)
+        self.make = make
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        ctx.write_event_to_stream(Note(text="streamed"))
+        await ctx.store.set("value", self.make())
+        return StopEvent(result="done")
+
+
+@pytest.mark.parametrize("case", list(UNSTORABLE))
+async def test_to_dict_refuses_an_unstorable_value_naming_the_path_to_it(case: str) -> None:
+    make, path, message = UNSTORABLE[case]
+    handler = StoreWorkflow(make).run()
+    assert await handler == "done"
+
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    assert caught.value.path == path
+    if message == CANNOT:
+        assert str(caught.value) == f"{message} at {path}. {STORE_IT}"
+    else:
+        assert str(caught.value) == f"{message} at {path}."
