@@ -124,5 +124,6 @@ class ContextSerdeError(FlowkitError):
         if self.path is not None and self.path != "$":
             text = f"{text.rstrip('.')} at {self.path}."
         if self.advice:
-            text = f"{text} {self.advice}"
+            separator = " " if text.endswith((".", "!", "?", ":")) else ". "
+            text = f"{text}{separator}{self.advice}"
         return text

@@ -645,3 +645,36 @@ async def test_to_dict_refuses_an_unstorable_value_naming_the_path_to_it(case: s
         assert str(caught.value) == f"{message} at {path}. {STORE_IT}"
     else:
         assert str(caught.value) == f"{message} at {path}."
+
+
+class Hook(Event):
+    """An event with a field no snapshot can hold: a function."""
+
+    fn: Callable[[int], int]
+
+
+class StreamsAHook(Workflow):
+    @step
+    async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
+        ctx.write_event_to_stream(Hook(fn=abs))
+        return InputRequiredEvent(prefix="?")
+
+    @step
+    async def answer(self, ev: HumanResponseEvent) -> StopEvent:
+        return StopEvent(result=ev.response)
+
+
+async def test_an_event_class_with_a_field_no_snapshot_can_hold_is_named_by_to_dict() -> None:
+    handler = StreamsAHook().run()
+    async for event in handler.stream_events():
+        if isinstance(event, InputRequiredEvent):
+            break
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    await handler.cancel_run()
+    assert str(caught.value) == (
+        "Event class Hook has a field of type collections.abc.Callable[[int], int], which a "
+        "snapshot cannot hold. Give the field a type of JSON values, dataclasses, attrs or "
+        "pydantic models (or Any, stored by the serializer), or register cattrs hooks for it "
+        "on the serializer's converter."
+    )

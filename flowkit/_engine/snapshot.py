@@ -260,8 +260,30 @@ def make_converter(
     base = base if base is not None else cattrs.Converter()
     converter = base.copy(detailed_validation=True, forbid_extra_keys=True)
     _refuse_unhandled(converter, base)
-    configure_converter(converter, registry, encode_unknown, decode_unknown)
+    try:
+        configure_converter(converter, registry, encode_unknown, decode_unknown)
+    except cattrs.StructureHandlerNotFoundError as exc:
+        raise _unstorable_field(converter, registry, exc) from None
     return converter
+
+
+def _unstorable_field(
+    converter: cattrs.Converter, registry: Registry, exc: cattrs.StructureHandlerNotFoundError
+) -> ContextSerdeError:
+    """The error for an event class with a field of a type no hook can store (a callable)."""
+    owner = "An event class"
+    for klass in registry.events.values():
+        try:
+            converter.get_structure_hook(klass)
+        except cattrs.StructureHandlerNotFoundError:
+            owner = f"Event class {klass.__qualname__}"
+            break
+    return ContextSerdeError(
+        f"{owner} has a field of type {exc.type_!r}, which a snapshot cannot hold",
+        advice="Give the field a type of JSON values, dataclasses, attrs or pydantic models "
+        "(or Any, stored by the serializer), or register cattrs hooks for it on the "
+        "serializer's converter.",
+    )
 
 
 _HANDLED = (str, bytes, int, float, bool, type(None), Enum, list, dict, tuple, set, frozenset)
