@@ -1,0 +1,67 @@
+"""A step never runs on more tasks than its ``num_workers``, also in a restored run.
+
+Found by mutation testing (docs/mutation-testing.md): a run restored from a snapshot
+starts at once the workers its queued events need, and counts them, so that an event
+sent later does not start one more.
+"""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from flowkit import Context, Workflow, step
+from flowkit.events import Event, StartEvent, StopEvent
+
+pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
+
+
+class Job(Event):
+    n: int
+
+
+class Pool(Workflow):
+    """``spread`` sends ``count`` jobs; ``work`` (two workers) holds each until the gate opens."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(timeout=None)
+        self.total = total
+        self.gate = anyio.Event()
+        self.running = 0
+        self.most = 0
+        self.done = 0
+
+    @step
+    async def spread(self, ctx: Context, ev: StartEvent) -> Job | None:
+        for n in range(ev.count):
+            ctx.send_event(Job(n=n))
+        return None
+
+    @step(num_workers=2)
+    async def work(self, ev: Job) -> StopEvent | None:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await self.gate.wait()
+        self.running -= 1
+        self.done += 1
+        return StopEvent(result=self.done) if self.done == self.total else None
+
+
+async def test_a_restored_run_keeps_to_num_workers_when_more_events_come() -> None:
+    first = Pool(total=4)
+    handler = first.run(count=3)
+    await anyio.wait_all_tasks_blocked()
+    assert first.running == 2  # two jobs in progress, one queued
+    snapshot = handler.ctx.to_dict()
+    await handler.cancel_run()
+
+    again = Pool(total=4)
+    resumed = again.run(ctx=Context.from_dict(again, snapshot))
+    await anyio.wait_all_tasks_blocked()
+    assert again.running == 2  # the restored run started both workers at once
+    resumed.ctx.send_event(Job(n=3))  # a fourth job: the two workers are busy
+    await anyio.wait_all_tasks_blocked()
+    assert again.running == 2
+    again.gate.set()
+    assert await resumed == 4
+    assert again.most == 2
