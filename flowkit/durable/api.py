@@ -30,7 +30,7 @@ class DurableRuns:
     """Durable runs of the workflows in ``app``, kept in ``store``.
 
     Use it as an async context manager (it closes the store at the end). Every method works
-    on asyncio and trio; database calls run in worker threads.
+    on asyncio and trio; no database call makes the event loop wait.
 
     Args:
         app: A Workflow class or instance, a list of them, or a :class:`WorkflowRegistry`

@@ -141,7 +141,8 @@ class Progress:
 class RunStore(abc.ABC):
     """A database of durable runs; every method is safe to call from any task or process.
 
-    Database calls run in worker threads, so none blocks the event loop (asyncio or trio).
+    No database call makes the event loop wait (asyncio or trio): they run in worker threads,
+    or on the loop's thread where the database can never make them wait (SQLite's store).
     Use a store as an async context manager, or call :meth:`aclose` when done.
     """
 

@@ -1,7 +1,8 @@
 """The run store's operations in SQL, written once for SQLite and PostgreSQL.
 
-Each method runs one short transaction in one trip to a worker thread (see
-``transactions.py``), so the event loop never waits on the database. Writes of a run's owner
+Each method runs one short transaction, in one trip to a worker thread or on the calling thread
+where that can never wait (see ``transactions.py``), so the event loop never waits on the
+database. Writes of a run's owner
 name its lease token. The hot paths (claim, park, finish, renew) are single statements where
 the database allows (``UPDATE ... RETURNING`` on PostgreSQL, run without BEGIN / COMMIT: one
 round trip); SQLite runs the same steps as a few statements in one ``BEGIN IMMEDIATE``.
