@@ -11,7 +11,13 @@ import anyio
 import pytest
 
 from flowkit import Context, Workflow, step
-from flowkit.events import Event, StartEvent, StopEvent
+from flowkit.events import (
+    Event,
+    HumanResponseEvent,
+    InputRequiredEvent,
+    StartEvent,
+    StopEvent,
+)
 
 pytestmark = pytest.mark.usefixtures("no_leaked_tasks")
 
@@ -65,3 +71,62 @@ async def test_a_restored_run_keeps_to_num_workers_when_more_events_come() -> No
     again.gate.set()
     assert await resumed == 4
     assert again.most == 2
+
+
+class Batches(Workflow):
+    """Each answer sends a batch of three jobs to ``work`` (two workers); every job waits
+    for the gate; a finished batch asks for the next answer."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.gate = anyio.Event()
+        self.running = 0
+        self.done = 0
+
+    @step
+    async def spread(self, ctx: Context, ev: StartEvent | HumanResponseEvent) -> Job | None:
+        for n in range(3):
+            ctx.send_event(Job(n=n))
+        return None
+
+    async def job(self) -> InputRequiredEvent | StopEvent | None:
+        self.running += 1
+        await self.gate.wait()
+        self.running -= 1
+        self.done += 1
+        if self.done == 9:
+            return StopEvent(result=self.done)
+        return InputRequiredEvent(prefix="next?") if self.done % 3 == 0 else None
+
+    @step(num_workers=2)
+    async def work(self, ev: Job) -> InputRequiredEvent | StopEvent | None:
+        return await self.job()
+
+
+class OneWorker(Batches):
+    """The same with one worker."""
+
+    @step(num_workers=1)
+    async def work(self, ev: Job) -> InputRequiredEvent | StopEvent | None:
+        return await self.job()
+
+
+@pytest.mark.parametrize(("flow", "workers"), [(Batches, 2), (OneWorker, 1)])
+async def test_workers_that_ran_out_of_work_are_counted_out(
+    flow: type[Batches], workers: int
+) -> None:
+    """After each batch every worker exits; the next batch runs on as many again."""
+    workflow = flow()
+    handler = workflow.run()
+    events = handler.stream_events()
+    for batch in range(3):
+        await anyio.wait_all_tasks_blocked()  # the batch's first jobs wait at the gate
+        assert workflow.running == workers
+        workflow.gate.set()
+        if batch < 2:
+            async for event in events:
+                if isinstance(event, InputRequiredEvent):
+                    break
+            workflow.gate = anyio.Event()
+            handler.ctx.send_event(HumanResponseEvent(response="go"))
+    assert await handler == 9
