@@ -32,8 +32,13 @@ class Floor:
         if self.pg:
             self.conn = psycopg.connect(url)
         else:
+            # Four worker processes compete for the write lock: wait for it as long as
+            # flowkit's store does (sqlite3's default, 5 s, starves one of them at 10,000 runs).
             self.conn = sqlite3.connect(
-                url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+                url.removeprefix("sqlite:///"),
+                timeout=30.0,
+                isolation_level=None,
+                check_same_thread=False,
             )
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
