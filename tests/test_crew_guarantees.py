@@ -130,3 +130,35 @@ async def test_workers_that_ran_out_of_work_are_counted_out(
             workflow.gate = anyio.Event()
             handler.ctx.send_event(HumanResponseEvent(response="go"))
     assert await handler == 9
+
+
+class Answer(HumanResponseEvent):
+    n: int
+
+
+class StopsAtFirst(Workflow):
+    """Two answers queue for ``take`` (one worker); the first ends the run."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.calls: list[int] = []
+
+    @step
+    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
+        return InputRequiredEvent(prefix="two answers, please")
+
+    @step(num_workers=1)
+    async def take(self, ev: Answer) -> StopEvent:
+        self.calls.append(ev.n)
+        return StopEvent(result=ev.n)
+
+
+async def test_no_step_runs_once_the_run_has_ended() -> None:
+    """The answer still queued when the run ends is never taken (it stays in the context)."""
+    workflow = StopsAtFirst()
+    handler = workflow.run()
+    await anyio.wait_all_tasks_blocked()  # the run waits for its answers
+    handler.ctx.send_event(Answer(response="", n=1))
+    handler.ctx.send_event(Answer(response="", n=2))
+    assert await handler == 1
+    assert workflow.calls == [1]
