@@ -162,3 +162,34 @@ async def test_no_step_runs_once_the_run_has_ended() -> None:
     handler.ctx.send_event(Answer(response="", n=2))
     assert await handler == 1
     assert workflow.calls == [1]
+
+
+class Helpers(Workflow):
+    """Three jobs for a step with two workers; each finds its run's context with no ``ctx``."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.gate = anyio.Event()
+        self.found: list[Context] = []
+
+    @step
+    async def start(self, ctx: Context, ev: StartEvent) -> Job | None:
+        for n in range(3):
+            ctx.send_event(Job(n=n))
+        return None
+
+    @step(num_workers=2)
+    async def work(self, ev: Job) -> StopEvent | None:
+        await self.gate.wait()  # the jobs run in two tasks at once
+        self.found.append(Context.get_step_context())
+        return StopEvent(result=len(self.found)) if len(self.found) == 3 else None
+
+
+async def test_every_worker_of_a_step_finds_the_run_s_context() -> None:
+    workflow = Helpers()
+    handler = workflow.run()
+    await anyio.wait_all_tasks_blocked()
+    workflow.gate.set()
+    assert await handler == 3
+    assert len(workflow.found) == 3
+    assert all(found is handler.ctx for found in workflow.found)
