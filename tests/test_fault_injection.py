@@ -133,11 +133,15 @@ def test_a_bug_in_the_engine_ends_the_run_as_an_internal_error(
         assert caught.value.__cause__ is error
         assert "please file a bug report" in str(caught.value)
         assert handler.is_done()
+        # No step failed: the terminal event names none, and none is counted as failed.
+        assert handler.ctx.statistics().failed_step is None
         return streamed
 
     # The event loop survives (a bare trio.run would die of an escaped exception).
     [terminal] = anyio.run(main, backend=backend)
     assert isinstance(terminal, WorkflowFailedEvent)
+    assert terminal.step_name == ""
+    assert (terminal.attempts, terminal.elapsed_seconds) == (None, None)
 
 
 # --- cancel_run running out its timeout ---------------------------------------------------------

@@ -10,8 +10,9 @@ run is broken. The guarantees:
   naming its class, and saying whether the run was idle when it came;
 - a ``StepFailedEvent`` has a UTC ``failed_at``;
 - a ``WorkflowFailedEvent`` names the step, its attempts, its elapsed seconds and the
-  exception, and wraps a ``BaseException`` in a ``WorkflowRuntimeError`` naming it;
-- a bug in the engine fails the run naming no step.
+  exception, and wraps a ``BaseException`` in a ``WorkflowRuntimeError`` naming it.
+
+(A bug in the engine failing the run with no step named is in test_fault_injection.py.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import anyio
 import pytest
 
 from flowkit import Context, Workflow, catch_error, step
-from flowkit._engine.ledger import Ledger
 from flowkit.errors import (
     WorkflowCancelledByUser,
     WorkflowRuntimeError,
@@ -224,45 +224,6 @@ async def test_a_base_exception_is_wrapped_in_a_runtime_error_naming_it() -> Non
     assert isinstance(terminal, WorkflowFailedEvent)
     assert isinstance(terminal.exception, WorkflowRuntimeError)
     assert str(terminal.exception) == "Abort('stop everything')"
-
-
-# --- a bug in the engine ------------------------------------------------------------------------
-
-
-class Handoff(Event):
-    pass
-
-
-class Plain(Workflow):
-    @step
-    async def first(self, ev: StartEvent) -> Handoff:
-        return Handoff()
-
-    @step
-    async def second(self, ev: Handoff) -> StopEvent:
-        return StopEvent(result="done")
-
-
-async def test_a_bug_in_the_engine_fails_the_run_naming_no_step(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    bug = RuntimeError("injected")
-
-    def broken(self: Ledger, *args: Any) -> Any:
-        raise bug
-
-    monkeypatch.setattr(Ledger, "complete", broken)
-    handler = Plain().run()
-    with anyio.fail_after(5):
-        streamed = [event async for event in handler.stream_events()]
-        with pytest.raises(WorkflowRuntimeError, match=r"^Internal error in flowkit") as caught:
-            await handler
-    assert caught.value.__cause__ is bug
-    [terminal] = streamed
-    assert isinstance(terminal, WorkflowFailedEvent)
-    assert terminal.step_name == ""
-    assert (terminal.attempts, terminal.elapsed_seconds) == (None, None)
-    assert handler.ctx.statistics().failed_step is None
 
 
 # --- cancelling a run that waits for a run slot -------------------------------------------------

@@ -104,7 +104,7 @@ class Run:
         self.outcome: Outcome | None = None
         self.ended = False  # outcome is not None, read on every step: a plain attribute
         self.expose_internal = False
-        self.recoveries: dict[str, int] | None = None  # by step, made on the first
+        self.recoveries: dict[str, int] | None = None  # by step; made at the first failure
         self._run_scope: anyio.CancelScope | None = None
         self._stopped = False  # ended with no task left to cancel (Crew.stop)
         self._last_step: str | None = None
