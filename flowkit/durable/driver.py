@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anyio
@@ -112,35 +112,45 @@ class _Drive:
         handler = self.handler
         assert handler is not None
         stream = handler.stream_events(expose_internal=True)
-        # The lease is renewed while the reader waits for the run's next event (a deadline
-        # on the wait, not a task of its own: a drive is mostly this loop, and short).
+        # The lease is renewed while the reader waits for the run's next event: a deadline on
+        # the reads (not a task of its own: a drive is mostly this loop, and short), one scope
+        # for all the reads until the run goes quiet or the lease needs renewing.
         renew_at = anyio.current_time() + self.lease / 3
         while True:
+            quiet = False
             with anyio.CancelScope(deadline=renew_at) as wait:
-                try:
-                    event = await stream.__anext__()
-                except StopAsyncIteration:
-                    break
-            if wait.cancelled_caught:  # the receive is cancel-safe: no event was lost
+                quiet = await self.read_until_quiet(stream)
+            if wait.cancelled_caught:  # the read is cancel-safe: no event was lost
                 await self.keep_lease()
                 renew_at = math.inf if self.lost else anyio.current_time() + self.lease / 3
                 continue
-            if waits_only_on_outside_input(event):
-                if self.lost or self.failure or self.cancel_requested:
-                    continue
-                progress = await self.progress()
-                if progress is None:
-                    continue
-                parked = await self.store.park(self.run_id, self.claim.token, progress)
-                if isinstance(parked, tuple):
-                    await self.deliver(parked)
-                    continue
-                await handler.cancel_run()
-                return parked
-            if isinstance(event, (InternalDispatchEvent, StopEvent)):
+            if not quiet:
+                break
+            if self.lost or self.failure or self.cancel_requested:
                 continue
-            self.record(event)
+            progress = await self.progress()
+            if progress is None:
+                continue
+            parked = await self.store.park(self.run_id, self.claim.token, progress)
+            if isinstance(parked, tuple):
+                await self.deliver(parked)
+                continue
+            await handler.cancel_run()
+            return parked
         return await self.end(handler)
+
+    async def read_until_quiet(self, stream: AsyncIterator[Event]) -> bool:
+        """Record the events the run streams; True once it waits only on outside input, False
+        at the end of the stream. Its only wait is for the next event."""
+        while True:
+            try:
+                event = await stream.__anext__()
+            except StopAsyncIteration:
+                return False
+            if waits_only_on_outside_input(event):
+                return True
+            if not isinstance(event, (InternalDispatchEvent, StopEvent)):
+                self.record(event)
 
     def record(self, event: Event) -> None:
         self.events.append(describe_event(event))
