@@ -3,13 +3,15 @@
 Workers pick runs with ``SELECT ... FOR UPDATE SKIP LOCKED``, so many processes on many
 machines claim different runs without waiting on each other, and ``NOTIFY flowkit_runs``
 wakes idle workers when a run gets work. A restarted server costs retries: a broken
-connection is dropped by the pool and the transaction runs again.
+connection is dropped by the pool and the transaction runs again. The one-statement
+operations on a run (create, park, claim, renew, finish) run from the event loop itself when
+they can (``postgres_loop.py``); everything else runs in worker threads.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -17,8 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio.to_thread
 
 from .errors import StoreError
+from .postgres_loop import LoopConnection
 from .sql import SqlRunStore
-from .transactions import Cursor
+from .transactions import Cursor, Rows
 
 try:
     import psycopg
@@ -78,6 +81,9 @@ class PostgresRunStore(SqlRunStore):
         )
         self._opened = False
         self._open_lock = threading.Lock()
+        # The statements of a park, a claim, a renewal and a finish run from the event loop
+        # on a connection of their own when it is free: no trip to a worker thread.
+        self._loop_connection = LoopConnection(url, timeout=retry_for)
         self._listener: psycopg.Connection[Any] | None = None
         self._listen_lock = threading.Lock()
 
@@ -96,6 +102,9 @@ class PostgresRunStore(SqlRunStore):
             with conn.transaction(), conn.cursor() as cur:
                 yield cur
 
+    async def fetch_on_loop(self, sql: str, params: Sequence[Any]) -> Rows | None:
+        return await self._loop_connection.fetch(sql, params)
+
     def is_transient(self, exc: BaseException) -> bool:
         return isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout))
 
@@ -109,6 +118,7 @@ class PostgresRunStore(SqlRunStore):
         cur.execute(f"NOTIFY {_CHANNEL}")
 
     def close_sync(self) -> None:
+        self._loop_connection.close()
         with self._listen_lock:
             if self._listener is not None:
                 self._listener.close()

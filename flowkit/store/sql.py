@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
+import attrs
 
 from .base import FINISHED, Claim, InboxEvent, Progress, RunRecord, RunStatus, RunStore
 from .errors import (
@@ -60,6 +61,18 @@ _INBOX_JSON = (
 __all__ = ["SqlRunStore"]
 
 
+def _claim_from_row(row: Sequence[Any], token: str) -> Claim:
+    """The claim a row of ``_CLAIM_COLUMNS`` holds, without its inbox; CorruptRunError if
+    the row is not readable."""
+    chosen = str(row[0])
+    record = record_from_row(row)
+    start = load_column(chosen, "start arguments", row[_CLAIM_START])
+    snapshot = load_column(chosen, "snapshot", row[_CLAIM_START + 1])
+    if not isinstance(start, dict) or not isinstance(snapshot, (dict, type(None))):
+        raise CorruptRunError(chosen, "its snapshot or start arguments are not objects")
+    return Claim(record, token, start, snapshot, ())
+
+
 class SqlRunStore(SqlTransactions, RunStore):
     """A :class:`RunStore` over a SQL database reached through a DB-API driver.
 
@@ -95,22 +108,19 @@ class SqlRunStore(SqlTransactions, RunStore):
         text = json.dumps(dict(start))
         token = uuid.uuid4().hex
 
-        def create(cur: Cursor) -> Claim:
-            now = time.time()
-            cur.execute(
-                self.sql(
-                    "INSERT INTO flowkit_runs (run_id, workflow, status, start_kwargs, owner, "
-                    "lease_until, claims, created_at, updated_at) "
-                    "VALUES (?, ?, 'running', ?, ?, ?, 1, ?, ?)"
-                ),
-                [run_id, workflow, text, token, now + lease, now, now],
-            )
-            record = RunRecord(
-                run_id, workflow, RunStatus.RUNNING, owner=token, created_at=now, updated_at=now
-            )
-            return Claim(record, token, dict(start), None, ())
-
-        return await self.call(create, atomic=False)
+        now = time.time()
+        await self.fetch(
+            self.sql(
+                "INSERT INTO flowkit_runs (run_id, workflow, status, start_kwargs, owner, "
+                "lease_until, claims, created_at, updated_at) "
+                "VALUES (?, ?, 'running', ?, ?, ?, 1, ?, ?)"
+            ),
+            [run_id, workflow, text, token, now + lease, now, now],
+        )
+        record = RunRecord(
+            run_id, workflow, RunStatus.RUNNING, owner=token, created_at=now, updated_at=now
+        )
+        return Claim(record, token, dict(start), None, ())
 
     async def get(self, run_id: str) -> RunRecord:
         return await self.call(self._select_record, run_id)
@@ -199,108 +209,113 @@ class SqlRunStore(SqlTransactions, RunStore):
     async def claim(
         self, lease: float, run_id: str | None = None, workflows: Sequence[str] | None = None
     ) -> Claim | None:
-        def claim(cur: Cursor) -> Claim | CorruptRunError | None:
-            now = time.time()
-            token = uuid.uuid4().hex
-            where = "status = 'running' AND (owner IS NULL OR lease_until < ?)"
-            params: list[Any] = [now]
-            if run_id is not None:
-                where += " AND run_id = ?"
-                params.append(run_id)
-            if workflows is not None:
-                where += f" AND workflow IN ({', '.join('?' for _ in workflows)})"
-                params.extend(workflows)
-            # By id: that row, through the primary key. Else the oldest first, in the order of
-            # the (status, created_at) index: no sort of every running run per claim.
-            order = "" if run_id is not None else " ORDER BY created_at"
-            pick = f"SELECT run_id FROM flowkit_runs WHERE {where}{order} LIMIT 1"
-            take = "UPDATE flowkit_runs SET owner = ?, lease_until = ?, claims = claims + 1"
-            if self.returning:
-                # One statement (one round trip): pick, take, and read the row and its inbox.
-                cur.execute(
-                    self.sql(
-                        f"{take} WHERE run_id = ({pick}{self.skip_locked}) "
-                        f"RETURNING {_CLAIM_COLUMNS}, {_INBOX_JSON}"
-                    ),
-                    [token, now + lease, *params],
-                )
-                row = cur.fetchone()
-                if row is None:
-                    return None
-                inbox_rows = row[-1] or []
-            else:
-                cur.execute(self.sql(pick), params)
-                picked = cur.fetchone()
-                if picked is None:
-                    return None
-                cur.execute(self.sql(f"{take} WHERE run_id = ?"), [token, now + lease, picked[0]])
-                cur.execute(
-                    self.sql(f"SELECT {_CLAIM_COLUMNS} FROM flowkit_runs WHERE run_id = ?"),
-                    [picked[0]],
-                )
-                row = cur.fetchone()
-                inbox_rows = []
-            chosen = str(row[0])
+        now = time.time()
+        token = uuid.uuid4().hex
+        where = "status = 'running' AND (owner IS NULL OR lease_until < ?)"
+        params: list[Any] = [now]
+        if run_id is not None:
+            where += " AND run_id = ?"
+            params.append(run_id)
+        if workflows is not None:
+            where += f" AND workflow IN ({', '.join('?' for _ in workflows)})"
+            params.extend(workflows)
+        # By id: that row, through the primary key. Else the oldest first, in the order of
+        # the (status, created_at) index: no sort of every running run per claim.
+        order = "" if run_id is not None else " ORDER BY created_at"
+        pick = f"SELECT run_id FROM flowkit_runs WHERE {where}{order} LIMIT 1"
+        take = "UPDATE flowkit_runs SET owner = ?, lease_until = ?, claims = claims + 1"
+        if not self.returning:
+            outcome = await self.call(self._claim_in_steps, pick, take, params, token, lease)
+        else:
+            # One statement (one round trip): pick, take, and read the row and its inbox.
+            found = await self.fetch(
+                self.sql(
+                    f"{take} WHERE run_id = ({pick}{self.skip_locked}) "
+                    f"RETURNING {_CLAIM_COLUMNS}, {_INBOX_JSON}"
+                ),
+                [token, now + lease, *params],
+            )
+            if not found.rows:
+                return None
+            row = found.rows[0]
             try:
-                record = record_from_row(row)
-                start = load_column(chosen, "start arguments", row[_CLAIM_START])
-                snapshot = load_column(chosen, "snapshot", row[_CLAIM_START + 1])
-                if not isinstance(start, dict) or not isinstance(snapshot, (dict, type(None))):
-                    raise CorruptRunError(chosen, "its snapshot or start arguments are not objects")
-                cursor, count = int(row[_CLAIM_START + 2]), int(row[_CLAIM_START + 3])
-                if self.returning:
-                    inbox = inbox_from_rows(chosen, inbox_rows)
-                else:
-                    inbox = self._inbox_after(cur, chosen, cursor) if count > cursor else ()
+                claim = _claim_from_row(row, token)
+                inbox = inbox_from_rows(claim.record.run_id, row[-1] or [])
+                outcome = attrs.evolve(claim, inbox=inbox)
             except CorruptRunError as exc:
-                # Fail the row so that no worker claims it again; report it after committing.
-                cur.execute(
-                    self.sql(
-                        "UPDATE flowkit_runs SET status = 'failed', error = ?, owner = NULL, "
-                        "lease_until = NULL, finish_count = finish_count + 1 "
-                        "WHERE run_id = ? AND owner = ?"
-                    ),
-                    [str(exc), chosen, token],
-                )
-                return exc
-            return Claim(record, token, start, snapshot, inbox)
-
-        outcome = await self.call(claim, atomic=not self.returning)
+                outcome = exc
+                await self.call(self._fail_claimed, exc, token, atomic=False)
         if isinstance(outcome, CorruptRunError):
             raise outcome
         return outcome
 
+    def _claim_in_steps(
+        self, cur: Cursor, pick: str, take: str, params: Sequence[Any], token: str, lease: float
+    ) -> Claim | CorruptRunError | None:
+        """A claim where the database has no ``UPDATE ... RETURNING`` (in one transaction)."""
+        cur.execute(self.sql(pick), params)
+        picked = cur.fetchone()
+        if picked is None:
+            return None
+        cur.execute(self.sql(f"{take} WHERE run_id = ?"), [token, time.time() + lease, picked[0]])
+        cur.execute(
+            self.sql(f"SELECT {_CLAIM_COLUMNS} FROM flowkit_runs WHERE run_id = ?"), [picked[0]]
+        )
+        row = cur.fetchone()
+        try:
+            claim = _claim_from_row(row, token)
+            cursor, count = int(row[_CLAIM_START + 2]), int(row[_CLAIM_START + 3])
+            if count > cursor:
+                claim = attrs.evolve(claim, inbox=self._inbox_after(cur, str(row[0]), cursor))
+            return claim
+        except CorruptRunError as exc:
+            self._fail_claimed(cur, exc, token)
+            return exc
+
+    def _fail_claimed(self, cur: Cursor, exc: CorruptRunError, token: str) -> None:
+        """Fail a claimed row that cannot be read, so that no worker claims it again."""
+        cur.execute(
+            self.sql(
+                "UPDATE flowkit_runs SET status = 'failed', error = ?, owner = NULL, "
+                "lease_until = NULL, finish_count = finish_count + 1 "
+                "WHERE run_id = ? AND owner = ?"
+            ),
+            [str(exc), exc.run_id, token],
+        )
+
     async def renew(
         self, run_id: str, token: str, lease: float, progress: Progress | None, after: int = 0
     ) -> tuple[tuple[InboxEvent, ...], bool]:
-        def renew(cur: Cursor) -> tuple[tuple[InboxEvent, ...], bool]:
-            sets, written = self._progress_sets(progress)
-            update = (
-                f"UPDATE flowkit_runs SET {sets}lease_until = ? "
-                "WHERE run_id = ? AND owner = ? AND status = 'running'"
+        sets, written = self._progress_sets(progress)
+        update = (
+            f"UPDATE flowkit_runs SET {sets}lease_until = ? "
+            "WHERE run_id = ? AND owner = ? AND status = 'running'"
+        )
+        params = [*written, time.time() + lease, run_id, token]
+        if self.returning:
+            found = await self.fetch(
+                self.sql(f"{update} RETURNING cancel_requested, inbox_count"), params
             )
-            params = [*written, time.time() + lease, run_id, token]
-            if self.returning:
-                cur.execute(self.sql(f"{update} RETURNING cancel_requested, inbox_count"), params)
-                row = cur.fetchone()
-            else:
-                cur.execute(self.sql(update), params)
-                row = None
-                if cur.rowcount:
-                    cur.execute(
-                        self.sql(
-                            "SELECT cancel_requested, inbox_count FROM flowkit_runs "
-                            "WHERE run_id = ?"
-                        ),
-                        [run_id],
-                    )
-                    row = cur.fetchone()
-            if row is None:
-                raise LeaseLostError(run_id)
-            inbox = self._inbox_after(cur, run_id, after) if int(row[1]) > after else ()
-            return inbox, bool(row[0])
+            row: Sequence[Any] | None = found.rows[0] if found.rows else None
+        else:
+            row = await self.call(self._update_and_read, run_id, update, params, atomic=False)
+        if row is None:
+            raise LeaseLostError(run_id)
+        inbox = await self.call(self._inbox_after, run_id, after) if int(row[1]) > after else ()
+        return inbox, bool(row[0])
 
-        return await self.call(renew, atomic=False)
+    def _update_and_read(
+        self, cur: Cursor, run_id: str, update: str, params: Sequence[Any]
+    ) -> Sequence[Any] | None:
+        cur.execute(self.sql(update), params)
+        if not cur.rowcount:
+            return None
+        cur.execute(
+            self.sql("SELECT cancel_requested, inbox_count FROM flowkit_runs WHERE run_id = ?"),
+            [run_id],
+        )
+        row: Sequence[Any] | None = cur.fetchone()
+        return row
 
     def _progress_sets(self, p: Progress | None) -> tuple[str, Sequence[Any]]:
         """The ``SET`` assignments (each followed by ``, ``) that write a checkpoint."""
@@ -322,18 +337,15 @@ class SqlRunStore(SqlTransactions, RunStore):
     ) -> RunRecord | tuple[InboxEvent, ...]:
         sets, written = self._progress_sets(progress)
 
-        def park_now(cur: Cursor) -> RunRecord | None:
-            # Parked (or cancelled, if asked) in one statement unless events arrived.
-            return self._update_record(
-                cur,
-                run_id,
-                f"UPDATE flowkit_runs SET {sets}"
-                "status = CASE WHEN cancel_requested <> 0 THEN 'cancelled' ELSE 'waiting' END, "
-                "finish_count = finish_count + CASE WHEN cancel_requested <> 0 THEN 1 ELSE 0 END, "
-                "owner = NULL, lease_until = NULL "
-                "WHERE run_id = ? AND owner = ? AND status = 'running' AND inbox_count <= ?",
-                [*written, run_id, token, progress.inbox_cursor],
-            )
+        # Parked (or cancelled, if asked) in one statement unless events arrived.
+        park_now = (
+            f"UPDATE flowkit_runs SET {sets}"
+            "status = CASE WHEN cancel_requested <> 0 THEN 'cancelled' ELSE 'waiting' END, "
+            "finish_count = finish_count + CASE WHEN cancel_requested <> 0 THEN 1 ELSE 0 END, "
+            "owner = NULL, lease_until = NULL "
+            "WHERE run_id = ? AND owner = ? AND status = 'running' AND inbox_count <= ?"
+        )
+        park_params = [*written, run_id, token, progress.inbox_cursor]
 
         def park_or_deliver(cur: Cursor) -> RunRecord | tuple[InboxEvent, ...]:
             cur.execute(
@@ -349,11 +361,11 @@ class SqlRunStore(SqlTransactions, RunStore):
             if int(row[0]) > progress.inbox_cursor:
                 self._write_progress(cur, run_id, token, progress)
                 return self._inbox_after(cur, run_id, progress.inbox_cursor)
-            parked = park_now(cur)
+            parked = self._update_record(cur, run_id, park_now, park_params)
             assert parked is not None  # the row is locked and matches
             return parked
 
-        parked = await self.call(park_now, atomic=False)
+        parked = await self._update(run_id, park_now, park_params)
         return parked if parked is not None else await self.call(park_or_deliver)
 
     async def finish(
@@ -371,21 +383,17 @@ class SqlRunStore(SqlTransactions, RunStore):
         result_text = None if status is not RunStatus.COMPLETED else dump_result(result)
         events_text = json.dumps(list(events), default=repr)
 
-        def finish(cur: Cursor) -> RunRecord:
-            record = self._update_record(
-                cur,
-                run_id,
-                "UPDATE flowkit_runs SET status = ?, owner = NULL, lease_until = NULL, "
-                "snapshot = NULL, events = ?, result = ?, error = ?, updated_at = ?, "
-                "finish_count = finish_count + 1 "
-                "WHERE run_id = ? AND owner = ? AND status = 'running'",
-                [status.value, events_text, result_text, error, time.time(), run_id, token],
-            )
-            if record is None:
-                raise LeaseLostError(run_id)
-            return record
-
-        return await self.call(finish, atomic=False)
+        record = await self._update(
+            run_id,
+            "UPDATE flowkit_runs SET status = ?, owner = NULL, lease_until = NULL, "
+            "snapshot = NULL, events = ?, result = ?, error = ?, updated_at = ?, "
+            "finish_count = finish_count + 1 "
+            "WHERE run_id = ? AND owner = ? AND status = 'running'",
+            [status.value, events_text, result_text, error, time.time(), run_id, token],
+        )
+        if record is None:
+            raise LeaseLostError(run_id)
+        return record
 
     async def release(self, run_id: str, token: str) -> None:
         def release(cur: Cursor) -> None:
@@ -447,6 +455,14 @@ class SqlRunStore(SqlTransactions, RunStore):
             cur.execute(self.sql("DELETE FROM flowkit_runs WHERE run_id = ?"), [run_id])
 
         await self.call(delete)
+
+    async def _update(self, run_id: str, update: str, params: Sequence[Any]) -> RunRecord | None:
+        """Run ``update`` (of the row of ``run_id``) on its own; the row as it is now, or
+        ``None`` if it changed no row: one statement where the database has RETURNING."""
+        if not self.returning:
+            return await self.call(self._update_record, run_id, update, params, atomic=False)
+        found = await self.fetch(self.sql(f"{update} RETURNING {RECORD_COLUMNS}"), params)
+        return record_from_row(found.rows[0]) if found.rows else None
 
     async def wait_for_work(self, timeout: float) -> None:
         await anyio.sleep(timeout)

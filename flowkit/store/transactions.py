@@ -28,6 +28,7 @@ __all__ = [
     "RECORD_COLUMNS",
     "Cursor",
     "Inline",
+    "Rows",
     "SqlTransactions",
     "dump_result",
     "inbox_from_rows",
@@ -48,6 +49,9 @@ class Cursor(Protocol):
 
     @property
     def rowcount(self) -> int: ...
+
+    @property
+    def description(self) -> Sequence[Any] | None: ...
 
     def execute(self, sql: Any, params: Sequence[Any] = ..., /) -> Any: ...
 
@@ -91,6 +95,20 @@ def record_from_row(row: Sequence[Any]) -> RunRecord:
         updated_at=float(row[10]),
         finish_count=int(row[11]),
     )
+
+
+@attrs.frozen
+class Rows:
+    """What one statement returned: its rows (``RETURNING`` or ``SELECT``) and row count."""
+
+    rows: list[tuple[Any, ...]]
+    rowcount: int
+
+
+def _fetch(cur: Cursor, sql: str, params: Sequence[Any]) -> Rows:
+    cur.execute(sql, params)
+    rows = [tuple(row) for row in cur.fetchall()] if cur.description is not None else []
+    return Rows(rows, cur.rowcount)
 
 
 @attrs.frozen
@@ -164,6 +182,24 @@ class SqlTransactions:
             if done is not None:
                 return done.value
         return await anyio.to_thread.run_sync(self._call_sync, fn, args, atomic)
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> Rows:
+        """Run one statement as a transaction of its own, retrying outages; what it returned.
+
+        On the event loop's thread where the database can do that without making the loop
+        wait (:meth:`fetch_on_loop`), else as :meth:`call` does.
+        """
+        if self._migrated:
+            rows = await self.fetch_on_loop(sql, params)
+            if rows is not None:
+                return rows
+        return await self.call(_fetch, sql, params, atomic=False)
+
+    async def fetch_on_loop(self, sql: str, params: Sequence[Any]) -> Rows | None:
+        """Run one statement from the event loop, waiting on its socket, or return None (run it
+        in a worker thread) if that cannot be done now. A statement that fails here must
+        change nothing: the caller runs it again. The default never can."""
+        return None
 
     def inline_transaction(self) -> AbstractContextManager[Cursor | None]:
         """A write transaction on the calling thread, or None (use a worker thread) if taking
