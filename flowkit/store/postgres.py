@@ -51,6 +51,10 @@ class PostgresRunStore(SqlRunStore):
         url: A ``postgresql://`` connection URL.
         max_connections: The pool's size.
         retry_for: How long to retry while the server is unreachable.
+        inline: False to run every statement in a worker thread. By default the statement of
+            a create, park, claim, renewal or finish runs from the event loop itself, on a
+            connection of its own, waiting on its socket (a worker thread when that
+            connection is busy).
 
     Raises:
         StoreError: psycopg is not installed.
@@ -61,7 +65,14 @@ class PostgresRunStore(SqlRunStore):
     lock_row = " FOR UPDATE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str, *, max_connections: int = 8, retry_for: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_connections: int = 8,
+        retry_for: float = 30.0,
+        inline: bool = True,
+    ) -> None:
         if psycopg is None:
             raise StoreError(
                 "The PostgreSQL run store needs psycopg. Install it with: "
@@ -83,6 +94,7 @@ class PostgresRunStore(SqlRunStore):
         self._open_lock = threading.Lock()
         # The statements of a park, a claim, a renewal and a finish run from the event loop
         # on a connection of their own when it is free: no trip to a worker thread.
+        self.inline = inline
         self._loop_connection = LoopConnection(url, timeout=retry_for)
         self._listener: psycopg.Connection[Any] | None = None
         self._listen_lock = threading.Lock()
@@ -103,6 +115,8 @@ class PostgresRunStore(SqlRunStore):
                 yield cur
 
     async def fetch_on_loop(self, sql: str, params: Sequence[Any]) -> Rows | None:
+        if not self.inline:
+            return None
         return await self._loop_connection.fetch(sql, params)
 
     def is_transient(self, exc: BaseException) -> bool:

@@ -148,6 +148,12 @@ class LoopConnection:
                 pgconn.finish()
             self._connect_after = time.monotonic() + 1.0
             return None
+        try:  # an event loop that cannot wait on a socket (Windows' proactor) never can
+            await anyio.wait_writable(pgconn.socket)
+        except NotImplementedError:
+            pgconn.finish()
+            self._connect_after = math.inf
+            return None
         pgconn.nonblocking = 1
         pgconn.notice_handler = _log_notice
         self._pgconn = pgconn

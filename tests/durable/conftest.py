@@ -32,7 +32,9 @@ def require_postgres() -> str:
     pytest.skip(NO_POSTGRES)
 
 
-def _postgres_schema_url(base: str, request: pytest.FixtureRequest) -> Callable[[], str]:
+def postgres_schema_url(base: str, request: pytest.FixtureRequest) -> Callable[[], str]:
+    """A factory of URLs of fresh, empty schemas on the server at ``base``, dropped after
+    the test."""
     schemas: list[str] = []
 
     def drop() -> None:
@@ -64,7 +66,7 @@ def make_store_url(
 ) -> Callable[[], str]:
     """A factory of URLs of fresh, empty stores of ``store_kind``."""
     if store_kind == "postgres":
-        return _postgres_schema_url(require_postgres(), request)
+        return postgres_schema_url(require_postgres(), request)
     count = iter(range(1_000_000))
 
     def make() -> str:
@@ -82,7 +84,7 @@ def store_url(make_store_url: Callable[[], str]) -> str:
 @pytest.fixture
 def postgres_store_url(request: pytest.FixtureRequest) -> str:
     """The URL of a fresh, empty PostgreSQL store (for tests of PostgreSQL only)."""
-    return _postgres_schema_url(require_postgres(), request)()
+    return postgres_schema_url(require_postgres(), request)()
 
 
 def execute_raw(url: str, sql: str, params: tuple[object, ...] = ()) -> None:

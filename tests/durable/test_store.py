@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
+import psycopg
 import pytest
 
 from flowkit.store import (
+    Claim,
     CorruptRunError,
     PostgresRunStore,
+    Progress,
+    RunRecord,
     RunStatus,
     SQLiteRunStore,
     StoreError,
@@ -20,6 +26,8 @@ from flowkit.store import (
     store_url,
 )
 from flowkit.testing import check_run_store
+
+from .conftest import postgres_schema_url, require_postgres
 
 
 async def test_store_conforms(make_store_url: Callable[[], str]) -> None:
@@ -94,6 +102,11 @@ async def test_the_thread_only_sqlite_store_conforms(tmp_path: Path) -> None:
     await check_run_store(lambda: SQLiteRunStore(tmp_path / f"{next(count)}.db", inline=False))
 
 
+async def test_the_thread_only_postgres_store_conforms(request: pytest.FixtureRequest) -> None:
+    make_url = postgres_schema_url(require_postgres(), request)
+    await check_run_store(lambda: PostgresRunStore(make_url(), inline=False))
+
+
 async def test_sqlite_never_waits_for_a_lock_on_the_event_loop(tmp_path: Path) -> None:
     """A transaction that cannot take the write lock at once waits in a worker thread: the
     event loop runs on, and the transaction completes once the lock is free."""
@@ -144,3 +157,107 @@ async def test_a_sqlite_store_works_again_after_it_is_closed(tmp_path: Path) -> 
                 await store.create(f"run-{round_}-{i}", "Flow", {})
     async with store:
         assert len(await store.list()) == 10
+
+
+@contextlib.contextmanager
+def _row_locked(url: str, run_id: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """Another program's open transaction holding the row of ``run_id`` locked (its
+    ``rollback()`` frees it)."""
+    with psycopg.connect(url) as other:
+        other.execute("SELECT 1 FROM flowkit_runs WHERE run_id = %s FOR UPDATE", [run_id])
+        try:
+            yield other
+        finally:
+            other.rollback()
+
+
+async def test_postgres_waits_for_a_row_lock_on_the_socket_not_in_a_thread(
+    postgres_store_url: str,
+) -> None:
+    """A park, claim, renewal or finish runs from the event loop, which waits on the socket
+    (no worker thread) and runs on meanwhile; a second call while the first waits takes a
+    worker thread. Both complete once the lock is free."""
+    async with PostgresRunStore(postgres_store_url) as store:
+        first = await store.create_claimed("first", "Flow", {}, lease=60)
+        second = await store.create_claimed("second", "Flow", {}, lease=60)
+        threads = anyio.to_thread.current_default_thread_limiter()
+        finished: list[RunStatus] = []
+
+        async def finish(claim: Claim) -> None:
+            record = await store.finish(
+                claim.record.run_id, claim.token, RunStatus.COMPLETED, events=[], result=1
+            )
+            finished.append(record.status)
+
+        with _row_locked(postgres_store_url, "first") as other, anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(finish, first)
+                await anyio.wait_all_tasks_blocked()
+                assert finished == []
+                assert threads.statistics().borrowed_tokens == 0  # waiting on the socket
+                await finish(second)  # the loop's connection is busy: a worker thread
+                assert finished == [RunStatus.COMPLETED]
+                other.rollback()
+        assert finished == [RunStatus.COMPLETED, RunStatus.COMPLETED]
+        records = await store.list()
+        assert [(r.run_id, r.status, r.result) for r in records] == [
+            ("first", RunStatus.COMPLETED, 1),
+            ("second", RunStatus.COMPLETED, 1),
+        ]
+
+
+async def test_a_cancelled_postgres_call_still_completes_its_statement(
+    postgres_store_url: str,
+) -> None:
+    """A statement that started runs to its end, as it would in a worker thread; the caller
+    is cancelled after it, and the store keeps working."""
+    async with PostgresRunStore(postgres_store_url) as store:
+        claim = await store.create_claimed("run", "Flow", {}, lease=60)
+        caller = anyio.CancelScope()
+        order: list[str] = []
+
+        async def finish() -> None:
+            with caller:
+                try:
+                    await store.finish("run", claim.token, RunStatus.FAILED, events=[], error="x")
+                finally:
+                    order.append("call returned")
+
+        with _row_locked(postgres_store_url, "run") as other, anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(finish)
+                await anyio.wait_all_tasks_blocked()
+                caller.cancel()
+                await anyio.wait_all_tasks_blocked()  # still waiting for its statement
+                order.append("lock freed")
+                other.rollback()
+        assert order == ["lock freed", "call returned"]
+        record = await store.get("run")
+        assert (record.status, record.error, record.finish_count) == (RunStatus.FAILED, "x", 1)
+        assert (await store.create_claimed("next", "Flow", {}, lease=60)).record.owner
+
+
+async def test_postgres_connections_killed_by_the_server_cost_a_retry(
+    postgres_store_url: str,
+) -> None:
+    """The server ends every connection of the store (an administrator, a failover): the
+    next calls reconnect, on the loop's connection and in the pool, and lose nothing."""
+    async with PostgresRunStore(postgres_store_url) as store:
+        for i in range(2):
+            await store.create_claimed(f"warm-{i}", "Flow", {}, lease=60)
+        with psycopg.connect(postgres_store_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
+            ).fetchone()
+        assert killed is not None
+        assert killed[0] >= 2  # the loop's connection and the pool's
+        claims = [await store.create_claimed(f"run-{i}", "Flow", {}, lease=60) for i in range(3)]
+        for claim in claims:
+            progress = Progress({"format": 2}, 0, [{"type": "Asked"}], "Your answer?")
+            record = await store.park(claim.record.run_id, claim.token, progress)
+            assert isinstance(record, RunRecord)
+            assert (record.status, record.prompt) == (RunStatus.WAITING, "Your answer?")
+        waiting = await store.list(RunStatus.WAITING)
+        assert [r.run_id for r in waiting] == ["run-0", "run-1", "run-2"]
