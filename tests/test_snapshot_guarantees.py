@@ -25,6 +25,8 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
   as its first 37 characters and ``...``; cattrs' notes are not left on the error;
 - what cattrs itself finds wrong (a missing field, a section of the wrong type) is told
   in its words, capitalized, at its path;
+- a bad value in the store is refused at a path naming its key, then the way into the
+  entry (``$.store['failure'].value.failed_at``), or into a typed state's fields;
 - errors carry their path even when the serializer's own converter was made with
   ``detailed_validation=False``;
 - a plain class in a typed event field is stored and restored with the hooks the user
@@ -43,6 +45,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+import attrs
 import cattrs
 import pytest
 from fixtures.plain import assert_only_plain
@@ -493,6 +496,81 @@ async def test_what_cattrs_finds_wrong_is_told_in_its_words_capitalized_at_its_p
     error = refusal(data)
     assert (error.reason, error.path, error.advice) == (reason, path, DAMAGED)
     assert str(error) == f"{reason} at {path}. {DAMAGED}"
+
+
+# --- the store: a path names the entry, then the way into it -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason", "path"),
+    [
+        pytest.param(
+            lambda store: store["failure"]["value"].update(failed_at="yesterday"),
+            "Malformed datetime value 'yesterday': Invalid isoformat string: 'yesterday'",
+            "$.store['failure'].value.failed_at",
+            id="a field of an event under a key",
+        ),
+        pytest.param(
+            lambda store: store["failure"]["value"]["input_event"].update({"$type": "Nope"}),
+            "Unknown event tag 'Nope'",
+            "$.store['failure'].value.input_event",
+            id="an event inside an event under a key",
+        ),
+        pytest.param(
+            lambda store: store.update(notes={"days": [1, {"$type": "Nope", "value": 1}]}),
+            "Unknown value tag 'Nope'",
+            "$.store['notes']['days'][1]",
+            id="a tagged value in a list in a dict",
+        ),
+        pytest.param(
+            lambda store: store.update(
+                pair={"$type": "tuple", "value": [1, {"$type": "Nope", "value": 1}]}
+            ),
+            "Unknown value tag 'Nope'",
+            "$.store['pair'].value[1]",
+            id="an item of a tuple",
+        ),
+    ],
+)
+async def test_a_bad_value_in_the_store_is_refused_at_a_path_naming_its_key(
+    damage: Callable[[dict[str, Any]], object], reason: str, path: str
+) -> None:
+    data = await finished_snapshot()
+    damage(data["store"])
+
+    error = refusal(data)
+    assert (error.reason, error.path) == (reason, path)
+    assert str(error).startswith(f"{reason} at {path}. ")
+
+
+@attrs.define
+class Ledger:
+    """A typed state."""
+
+    opened: dt.datetime = FAILED_AT
+    entries: list[int] = attrs.Factory(list)
+
+
+class LedgerWorkflow(Workflow):
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Ledger]) -> StopEvent:
+        async with ctx.store.edit_state() as ledger:
+            ledger.entries.append(1)
+        return StopEvent(result="done")
+
+
+async def test_a_bad_field_of_a_typed_state_is_refused_at_its_path() -> None:
+    handler = LedgerWorkflow().run()
+    assert await handler == "done"
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    data["store"]["value"]["entries"][0] = "1"
+
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(LedgerWorkflow(), data)
+    assert caught.value.path == "$.store.value.entries[0]"
+    assert str(caught.value) == (
+        f"Expected an integer, found string '1' at $.store.value.entries[0]. {DAMAGED}"
+    )
 
 
 # --- the user's classes in typed fields -----------------------------------------------------------

@@ -510,7 +510,7 @@ async def test_each_version_is_read_with_its_own_tag_key(
         (["queued", 0, "event", "$type"], "Evil. tag @ $.store", "$.queued[0].event"),
         (["stream", 0, "$type"], "A. B. C", "$.stream[0]"),
         (["waiters", 0, "event_type"], "x @ $.y. z", "$.waiters[0].event_type"),
-        (["store", "v"], {"$type": "Odd. name @ $.q", "value": {}}, "$.store"),
+        (["store", "v"], {"$type": "Odd. name @ $.q", "value": {}}, "$.store['v']"),
     ],
 )
 async def test_error_paths_and_messages_survive_tags_that_look_like_messages(

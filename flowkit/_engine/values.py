@@ -23,15 +23,14 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
+
+import cattrs
 
 from .._pydantic import is_model_class
 from ..errors import ContextSerdeError
 from ..events import Event
 from .models import dump_model, load_model
-
-if TYPE_CHECKING:
-    import cattrs
 
 
 class Registry(Protocol):
@@ -161,46 +160,90 @@ class ValueCodec:
 
         Raises:
             ContextSerdeError: ``data`` names an unknown tag or holds a malformed value.
+            cattrs.BaseValidationError: The same, found inside a list, a dict or a tagged
+                value: its notes name the index, key or ``value`` on the way to it, as
+                cattrs' own errors do (``restore.located`` reads them into a path).
         """
         kind = type(data)
         if kind in _NATIVE:
             return data
         if kind is list:
-            return [self.decode(item) for item in data]
+            return self._decode_items(data)
         if kind is not dict:
             raise ContextSerdeError(f"Expected JSON data, found a value of type {kind.__name__}.")
         tag = data.get(TAG)
         if tag is None:
-            return {key: self.decode(item) for key, item in data.items()}
+            return self._decode_entries(data)
         return self._decode_tagged(tag, data)
+
+    def _decode_items(self, items: Any) -> list[Any]:
+        decoded = []
+        for index, item in enumerate(items):
+            try:
+                decoded.append(self.decode(item))
+            except Exception as exc:
+                raise _in_item(exc, index) from None
+        return decoded
+
+    def _decode_entries(self, entries: dict[str, Any]) -> dict[str, Any]:
+        decoded = {}
+        for key, item in entries.items():
+            try:
+                decoded[key] = self.decode(item)
+            except Exception as exc:
+                raise _in_item(exc, key) from None
+        return decoded
 
     def _decode_tagged(self, tag: Any, data: dict[str, Any]) -> Any:
         if "value" not in data:
             raise ContextSerdeError(f"Tagged value {tag!r} has no 'value' key.")
+        if tag == "pickle":  # the serializer reads the whole tagged value
+            return self.decode_unknown(data)
         value = data["value"]
+        known = isinstance(tag, str) and tag in _BUILT_IN_TAGS
+        klass = None if known else self.registry.value_class(tag)
+        try:
+            if klass is None:
+                return self._decode_built_in(tag, value)
+            if is_model_class(klass):
+                return load_model(klass, value, tag)
+            return self.converter.structure(value, klass)
+        except Exception as exc:
+            raise _in_value(exc) from None
+
+    def _decode_built_in(self, tag: str, value: Any) -> Any:
         try:
             if tag == "dict":
-                return {key: self.decode(item) for key, item in value.items()}
+                return self._decode_entries(value)
             if tag == "pairs":
-                return {self.decode(k): self.decode(v) for k, v in value}
+                return dict(self._decode_items(value))
             if tag == "tuple":
-                return tuple(self.decode(item) for item in value)
+                return tuple(self._decode_items(value))
             if tag == "set":
-                return {self.decode(item) for item in value}
+                return set(self._decode_items(value))
             if tag == "frozenset":
-                return frozenset(self.decode(item) for item in value)
-            decoder = DECODERS.get(tag)
-            if decoder is not None:
-                return decoder(value)
+                return frozenset(self._decode_items(value))
             if tag == "event":
                 return self.converter.structure(value, Event)
-            if tag == "pickle":
-                return self.decode_unknown(data)
-        except ContextSerdeError:
+            return DECODERS[tag](value)
+        except (ContextSerdeError, cattrs.BaseValidationError):
             raise
         except (TypeError, ValueError, AttributeError) as exc:
             raise ContextSerdeError(f"Malformed {tag!r} value: {exc}.") from None
-        klass = self.registry.value_class(tag)
-        if is_model_class(klass):
-            return load_model(klass, value, tag)
-        return self.converter.structure(value, klass)
+
+
+_BUILT_IN_TAGS = frozenset(("dict", "pairs", "tuple", "set", "frozenset", "event", *DECODERS))
+
+
+def _in_item(exc: Exception, index: int | str) -> cattrs.IterableValidationError:
+    """``exc``, raised by the item ``index`` of a list or dict, noted as cattrs notes it."""
+    note = cattrs.IterableValidationNote(f"Decoding item @ index {index!r}", index, None)
+    exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+    return cattrs.IterableValidationError("While decoding a list or dict", [exc], list)
+
+
+def _in_value(exc: Exception) -> cattrs.ClassValidationError:
+    """``exc``, raised by the ``value`` of a tagged value, noted as cattrs notes it."""
+    note = cattrs.AttributeValidationNote("Decoding the tagged value", "value", None)
+    exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+    return cattrs.ClassValidationError("While decoding a tagged value", [exc], dict)
