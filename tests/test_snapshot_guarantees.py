@@ -33,7 +33,10 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
   registered by predicate on ``serializer.converter``; one without hooks is refused by
   ``to_dict`` at its path, never put into the snapshot as the object itself;
 - ``to_dict`` names the path to an unstorable value inside dicts (int keys too), sets
-  (``[*]``), tuples and extra event fields, and to a value nested too deeply (cut short).
+  (``[*]``), tuples and extra event fields, and to a value nested too deeply (cut short);
+- ``from_dict`` refuses data nested too deeply for Python's recursion limit (in the
+  store, an extra field, a typed field, an event tag, the header) saying so at its
+  path, cut short the same way; no RecursionError escapes.
 """
 
 from __future__ import annotations
@@ -723,6 +726,43 @@ async def test_to_dict_refuses_an_unstorable_value_naming_the_path_to_it(case: s
         assert str(caught.value) == f"{message} at {path}. {STORE_IT}"
     else:
         assert str(caught.value) == f"{message} at {path}."
+
+
+# --- from_dict: data nested too deeply -----------------------------------------------------------
+
+TOO_DEEP = "The snapshot is nested too deeply to restore"
+DEEP_LISTS = _nested(100_000, 1, lambda v: [v])
+DEEP_DICTS = _nested(100_000, 1, lambda v: {"k": v})
+NESTED_TOO_DEEPLY: dict[str, tuple[Callable[[dict[str, Any]], object], str]] = {
+    # name: (damage, the error's path): a path too long to show is cut as to_dict cuts it
+    "dicts in a store entry": (
+        lambda data: data["store"].update(deep=DEEP_DICTS),
+        ("$.store['deep']" + "['k']" * 20)[:45] + "...",
+    ),
+    "lists in a store entry": (
+        lambda data: data["store"].update(deep=DEEP_LISTS),
+        ("$.store['deep']" + "[0]" * 20)[:45] + "...",
+    ),
+    "an event's extra field": (
+        lambda data: data["stream"][0]["_data"].update(x=DEEP_LISTS),
+        ("$.stream[0]._data['x']" + "[0]" * 20)[:38] + "...",
+    ),
+    "a string field": (lambda data: data.update(run_id=DEEP_LISTS), "$.run_id"),
+    "an event tag": (lambda data: data["stream"][1].update({"$type": DEEP_LISTS}), "$.stream[1]"),
+    "the header's format": (lambda data: data.update(format=DEEP_LISTS), "$.format"),
+    "the header's version": (lambda data: data.update(version=DEEP_DICTS), "$.version"),
+}
+
+
+@pytest.mark.parametrize("case", list(NESTED_TOO_DEEPLY))
+async def test_data_nested_too_deeply_is_refused_saying_so_at_its_path(case: str) -> None:
+    damage, path = NESTED_TOO_DEEPLY[case]
+    data = await finished_snapshot()
+    damage(data)
+
+    error = refusal(data)
+    assert (error.reason, error.path, error.advice) == (TOO_DEEP, path, None)
+    assert str(error) == f"{TOO_DEEP} at {path}."
 
 
 class Hook(Event):

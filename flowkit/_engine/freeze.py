@@ -11,7 +11,7 @@ import cattrs
 
 from ..errors import ContextSerdeError
 from .consistency import check_consistency
-from .restore import read_snapshot
+from .restore import DEEPEST_SHOWN, read_snapshot, shortened
 from .snapshot import FORMAT, VERSION, Snapshot
 from .state import RunState
 from .values import UnstorableValueError
@@ -76,9 +76,6 @@ def freeze(
     return data
 
 
-_TOO_DEEP = 200
-
-
 def locate(root: Any, wanted: type | None) -> str:
     """The path of the first value of type ``wanted`` inside ``root`` (for error messages).
 
@@ -90,9 +87,8 @@ def locate(root: Any, wanted: type | None) -> str:
         value, path = pending.pop()
         if type(value) is wanted or (wanted is not None and value is wanted):
             return path
-        if wanted is None and path.count("[") + path.count(".") > _TOO_DEEP:
-            cut = max(path.find("[", 8), 8)
-            return path[: cut + 30] + "..."
+        if wanted is None and path.count("[") + path.count(".") > DEEPEST_SHOWN:
+            return shortened(path)
         if id(value) in seen:
             continue
         seen.add(id(value))

@@ -17,6 +17,9 @@ from ..errors import ContextSerdeError
 from .snapshot import FORMAT, MAX_EVENTS, READABLE_VERSIONS, Snapshot, reading_version
 
 DAMAGED = "The snapshot was changed after ctx.to_dict() wrote it; restore an unchanged copy."
+TOO_DEEP = "The snapshot is nested too deeply to restore"
+DEEPEST_SHOWN = 200
+"""Paths deeper than this many steps are cut short in messages."""
 
 
 def read_snapshot(data: Any, workflow: str, converter: cattrs.Converter) -> Snapshot:
@@ -34,7 +37,7 @@ def read_snapshot(data: Any, workflow: str, converter: cattrs.Converter) -> Snap
         with reading_version(version):
             snapshot: Snapshot = converter.structure(data, Snapshot)
     except RecursionError:
-        raise ContextSerdeError("The snapshot is nested too deeply to restore", path="$") from None
+        raise ContextSerdeError(TOO_DEEP, path="$") from None
     except cattrs.StructureHandlerNotFoundError as exc:
         raise ContextSerdeError(
             f"Cannot restore a value of type {exc.type_!r}: it has no structure hook",
@@ -49,10 +52,13 @@ def read_snapshot(data: Any, workflow: str, converter: cattrs.Converter) -> Snap
 def located(exc: BaseException, root: str = "$") -> ContextSerdeError:
     """The first error inside ``exc`` (a cattrs validation error tree) with its path.
 
-    A ContextSerdeError raised by a hook is returned itself, its ``path`` set; any
-    other error becomes a ContextSerdeError with cattrs' description of it.
+    A ContextSerdeError raised by a hook is returned itself, its ``path`` set; a
+    RecursionError (data nested deeper than Python's recursion limit allows) becomes
+    TOO_DEEP; any other error becomes a ContextSerdeError with cattrs' description of it.
     """
     leaf, path, type_ = _first_leaf(exc, root)
+    if isinstance(leaf, RecursionError):
+        return ContextSerdeError(TOO_DEEP, path=shortened(path))
     if isinstance(leaf, ContextSerdeError):
         # cattrs' notes ("Structuring class X @ attribute y") only repeat the path.
         vars(leaf).pop("__notes__", None)
@@ -63,6 +69,15 @@ def located(exc: BaseException, root: str = "$") -> ContextSerdeError:
         return leaf
     reason = format_exception(leaf, type_)
     return ContextSerdeError(reason[:1].upper() + reason[1:], path=path, advice=DAMAGED)
+
+
+def shortened(path: str) -> str:
+    """``path``, or when it is too deep to show, its start: 30 characters after its first
+    index (or after its 8th character), then "..."."""
+    if path.count("[") + path.count(".") <= DEEPEST_SHOWN:
+        return path
+    cut = max(path.find("[", 8), 8)
+    return path[: cut + 30] + "..."
 
 
 def _first_leaf(exc: BaseException, path: str) -> tuple[BaseException, str, Any]:
@@ -97,7 +112,8 @@ def check_header(data: Any, workflow: str) -> int:
         )
     if data.get("format") != FORMAT:
         raise ContextSerdeError(
-            f"Not a flowkit snapshot: its format is {data.get('format')!r}, not {FORMAT!r}",
+            f"Not a flowkit snapshot: its format is {_shown(data.get('format'), '$.format')}, "
+            f"not {FORMAT!r}",
             path="$.format",
             advice="Pass the dict returned by ctx.to_dict().",
         )
@@ -105,13 +121,15 @@ def check_header(data: Any, workflow: str) -> int:
     if type(version) is not int or version not in READABLE_VERSIONS:
         readable = " and ".join(str(v) for v in READABLE_VERSIONS)
         raise ContextSerdeError(
-            f"Unsupported snapshot version {version!r}: this flowkit reads versions {readable}",
+            f"Unsupported snapshot version {_shown(version, '$.version')}: this flowkit reads "
+            f"versions {readable}",
             path="$.version",
             advice="Restore it with the flowkit release that wrote it, or a later one.",
         )
     if data.get("workflow") != workflow:
         raise ContextSerdeError(
-            f"This snapshot is of workflow {data.get('workflow')!r}, not {workflow!r}",
+            f"This snapshot is of workflow {_shown(data.get('workflow'), '$.workflow')}, not "
+            f"{workflow!r}",
             path="$.workflow",
             advice="Restore it with Context.from_dict() on an instance of the workflow that "
             "made it.",
@@ -128,3 +146,15 @@ def check_header(data: Any, workflow: str) -> int:
             f"The snapshot holds {total} events, more than the limit of {MAX_EVENTS}.", path="$"
         )
     return version
+
+
+def _shown(value: Any, path: str) -> str:
+    """``repr(value)`` of the header field at ``path``, for a message.
+
+    Raises:
+        ContextSerdeError: The value is nested too deeply to show.
+    """
+    try:
+        return repr(value)
+    except RecursionError:
+        raise ContextSerdeError(TOO_DEEP, path=path) from None

@@ -13,11 +13,12 @@ from typing import Any, Protocol
 import attrs
 import cattrs
 
+from ..errors import ContextSerdeError
 from ..events import Event
 from . import event_classes, freeze, snapshot
 from .graph import StepGraph
 from .registry import Registry
-from .restore import check_header
+from .restore import TOO_DEEP, check_header
 from .state import RunState
 
 __all__ = ["Serializer", "SnapshotCodec"]
@@ -139,9 +140,12 @@ class SnapshotCodec:
         former = self.former_name
         if former is not None and isinstance(data, dict) and data.get("workflow") == former:
             data = {**data, "workflow": self.name}
-        check_header(data, self.name)
-        extra = event_classes.find_listed(data)
-        steps = set(self._graph.steps)
-        state = freeze.thaw(data, self.name, steps, self.converter(serializer, extra))
+        try:
+            check_header(data, self.name)
+            extra = event_classes.find_listed(data)
+            steps = set(self._graph.steps)
+            state = freeze.thaw(data, self.name, steps, self.converter(serializer, extra))
+        except RecursionError:  # the checks above name the path where they can
+            raise ContextSerdeError(TOO_DEEP, path="$") from None
         state.used_events.update(extra)
         return state
