@@ -25,6 +25,9 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
   as its first 37 characters and ``...``; cattrs' notes are not left on the error;
 - what cattrs itself finds wrong (a missing field, a section of the wrong type) is told
   in its words, capitalized, at its path;
+- a list (a section, a buffer, a list field) is read only from a list: an object or a
+  string, which cattrs would read as its keys or characters, is refused in the same
+  words as any other value that is not a list;
 - a bad value in the store is refused at a path naming its key, then the way into the
   entry (``$.store['failure'].value.failed_at``), or into a typed state's fields;
 - errors carry their path even when the serializer's own converter was made with
@@ -501,6 +504,36 @@ async def test_what_cattrs_finds_wrong_is_told_in_its_words_capitalized_at_its_p
     assert str(error) == f"{reason} at {path}. {DAMAGED}"
 
 
+NOT_A_LIST = "Invalid value for type, expected list"
+
+
+@pytest.mark.parametrize(
+    ("damage", "path"),
+    [
+        pytest.param(lambda data: data.update(waiters={}), "$.waiters", id="waiters an object"),
+        pytest.param(lambda data: data.update(queued={"1": {}}), "$.queued", id="queued an object"),
+        pytest.param(
+            lambda data: data.update(in_progress=""), "$.in_progress", id="an empty string"
+        ),
+        pytest.param(lambda data: data.update(stream="ab"), "$.stream", id="stream a string"),
+        pytest.param(
+            lambda data: data.update(collected={"gather": {}}),
+            "$.collected['gather']",
+            id="a buffer an object",
+        ),
+    ],
+)
+async def test_a_list_is_read_only_from_a_list_never_from_another_iterable(
+    damage: Callable[[dict[str, Any]], object], path: str
+) -> None:
+    data = await finished_snapshot()
+    damage(data)
+
+    error = refusal(data)
+    assert (error.reason, error.path, error.advice) == (NOT_A_LIST, path, DAMAGED)
+    assert str(error) == f"{NOT_A_LIST} at {path}. {DAMAGED}"
+
+
 # --- the store: a path names the entry, then the way into it -------------------------------------
 
 
@@ -574,6 +607,18 @@ async def test_a_bad_field_of_a_typed_state_is_refused_at_its_path() -> None:
     assert str(caught.value) == (
         f"Expected an integer, found string '1' at $.store.value.entries[0]. {DAMAGED}"
     )
+
+
+async def test_a_list_field_of_a_typed_state_is_read_only_from_a_list() -> None:
+    handler = LedgerWorkflow().run()
+    assert await handler == "done"
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    data["store"]["value"]["entries"] = {"1": 1}
+
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(LedgerWorkflow(), data)
+    assert caught.value.path == "$.store.value.entries"
+    assert str(caught.value) == f"{NOT_A_LIST} at $.store.value.entries. {DAMAGED}"
 
 
 # --- the user's classes in typed fields -----------------------------------------------------------

@@ -23,6 +23,8 @@ The format (version 2), one bullet per hook or field:
 - ``bool``, ``int``, ``float`` and ``str`` are read strictly: no coercion between
   them (an ``int`` is accepted where a ``float`` is declared); a subclass such as an
   ``IntEnum`` is built from data of its base type;
+- a list (a section such as ``waiters``, a field typed ``list[...]``) is read from a
+  list only, never from another iterable (an object's keys, a string's characters);
 - a field typed with a pydantic model holds ``model_dump(mode="json")`` and is
   restored with ``model_validate`` of the annotated class (see ``models.py``);
 - a field typed ``Any`` (the store, ``StopEvent.result``, extra fields, waiter
@@ -49,6 +51,7 @@ from typing import Any, Union, get_origin
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.strategies import configure_tagged_union
 
 from .. import errors as flowkit_errors
@@ -188,6 +191,26 @@ STRICT_TYPES: tuple[tuple[type, tuple[type, ...], str], ...] = (
 )
 
 
+def _is_list(kind: Any) -> bool:
+    return kind is list or get_origin(kind) is list
+
+
+def _lists_only(kind: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """cattrs' structure hook for the list type ``kind``, taking only a list.
+
+    cattrs' own takes any iterable: ``{}`` would become an empty list, a string a list
+    of its characters.
+    """
+    structure_list = list_structure_factory(kind, converter)
+
+    def structure(value: Any, cl: Any) -> Any:
+        if not isinstance(value, list):
+            raise ContextSerdeError("Invalid value for type, expected list")
+        return structure_list(value, cl)
+
+    return structure
+
+
 def configure_converter(
     converter: cattrs.Converter,
     registry: Registry,
@@ -198,6 +221,7 @@ def configure_converter(
     codec = ValueCodec(converter, registry, encode_unknown, decode_unknown)
     for kind, accepted, name in STRICT_TYPES:
         converter.register_structure_hook(kind, _strict(kind, accepted, name))
+    converter.register_structure_hook_factory(_is_list, lambda t: _lists_only(t, converter))
     for klass, (name, encode) in ENCODERS.items():
         decode = DECODERS[name]
         converter.register_unstructure_hook(klass, encode)
