@@ -17,7 +17,7 @@ import attrs
 
 from ..errors import WorkflowRuntimeError
 from ..events import Event, InternalDispatchEvent, StepState, StepStateChanged
-from ..retry_policy import RetryPolicy
+from ..retry_policy import RetryInfo, RetryPolicy
 from .signature import StepConfig
 from .state import Delivery
 
@@ -104,6 +104,24 @@ class Execution:
         self.delivery = RELEASED
         self.last_error = None
         self.last_failed_at = None
+
+    def retry_info(self) -> RetryInfo:
+        """Which attempt at its delivery this execution is making, for ``ctx.retry_info()``.
+
+        Released (asked by a task its step left behind, once the worker is done), it
+        has no delivery and no failure to tell of: it gives a first attempt's values.
+        """
+        delivery = self.delivery
+        if delivery is RELEASED:
+            return RetryInfo(
+                retry_number=0, elapsed_seconds=0.0, last_exception=None, last_failed_at=None
+            )
+        return RetryInfo(
+            retry_number=delivery.attempts - 1,
+            elapsed_seconds=time.monotonic() - self.first_attempt_at,
+            last_exception=self.last_error,
+            last_failed_at=self.last_failed_at,
+        )
 
     def begin(self, delivery: Delivery) -> None:
         """Start running ``delivery``."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Coroutine, Sequence
 from threading import get_ident
@@ -228,6 +227,11 @@ class Context(Generic[MODEL_T]):
     def retry_info(self) -> RetryInfo:
         """The retry state of the calling step: attempt number and the last failure.
 
+        A task the step started that outlives it sees the attempt of the step's worker
+        while the worker lives (the step's, or that of the next event the worker
+        took); after that, a first attempt's values (``retry_number`` 0, no failure):
+        the failure is not kept past the worker.
+
         Raises:
             ContextStateError: Called outside a step.
         """
@@ -238,12 +242,7 @@ class Context(Generic[MODEL_T]):
                 "retry_info is only available from within step functions. "
                 "ctx.retry_info() describes the attempts of the step that calls it."
             )
-        return RetryInfo(
-            retry_number=execution.delivery.attempts - 1,
-            elapsed_seconds=time.monotonic() - execution.first_attempt_at,
-            last_exception=execution.last_error,
-            last_failed_at=execution.last_failed_at,
-        )
+        return execution.retry_info()
 
     async def running_steps(self) -> list[str]:
         """The names of the steps running an event now (none once the run has ended)."""
