@@ -26,6 +26,7 @@ from .errors import (
     RunFinishedError,
     RunNotFinishedError,
     RunNotFoundError,
+    StoreError,
 )
 from .transactions import (
     RECORD_COLUMNS,
@@ -146,22 +147,17 @@ class SqlRunStore(SqlTransactions, RunStore):
     ) -> bool:
         text = json.dumps(dict(event))
 
-        def send_now(cur: Cursor) -> bool:
+        if self.returning:
             # The common case in one statement: the run waits or runs and the key is new.
             now = time.time()
+            params = [now, run_id, run_id, idempotency_key, run_id, idempotency_key, text, now]
             try:
-                cur.execute(
-                    self.sql(_SEND_NOW),
-                    [now, run_id, run_id, idempotency_key, run_id, idempotency_key, text, now],
-                )
-            except Exception as exc:
-                if self.is_conflict(exc):  # the same key, sent at the same moment
-                    return False
-                raise
-            return cur.fetchone() is not None
-
-        if self.returning and await self.call(send_now, atomic=False):
-            return True
+                if (await self.fetch(self.sql(_SEND_NOW), params)).rows:
+                    return True
+            except StoreError as exc:
+                if exc.__cause__ is None or not self.is_conflict(exc.__cause__):
+                    raise
+                # The same key, sent at the same moment: the transaction below says so.
         # Anything else (no such run, finished, the key seen before) in one transaction.
 
         def send(cur: Cursor) -> bool:

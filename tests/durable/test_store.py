@@ -261,3 +261,26 @@ async def test_postgres_connections_killed_by_the_server_cost_a_retry(
             assert (record.status, record.prompt) == (RunStatus.WAITING, "Your answer?")
         waiting = await store.list(RunStatus.WAITING)
         assert [r.run_id for r in waiting] == ["run-0", "run-1", "run-2"]
+
+
+async def test_the_same_key_sent_at_the_same_moment_is_recorded_once(
+    make_store_url: Callable[[], str],
+) -> None:
+    """Eight tasks send one response with one idempotency key at once (on PostgreSQL, one on
+    the loop's connection and the others in worker threads): one send records it."""
+    async with open_store(make_store_url()) as store:
+        claim = await store.create_claimed("run", "Flow", {}, lease=60)
+        parked = await store.park("run", claim.token, Progress({}, 0, [], "Your answer?"))
+        assert isinstance(parked, RunRecord)
+        recorded: list[bool] = []
+
+        async def send() -> None:
+            recorded.append(await store.send("run", {"response": "42"}, "answer-1"))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(send)
+        assert sorted(recorded) == [False] * 7 + [True]
+        claimed = await store.claim(60, run_id="run")
+        assert claimed is not None
+        assert [(e.number, e.event) for e in claimed.inbox] == [(1, {"response": "42"})]
