@@ -4,8 +4,8 @@ Workers pick runs with ``SELECT ... FOR UPDATE SKIP LOCKED``, so many processes 
 machines claim different runs without waiting on each other, and ``NOTIFY flowkit_runs``
 wakes idle workers when a run gets work. A restarted server costs retries: a broken
 connection is dropped by the pool and the transaction runs again. The one-statement
-operations on a run (create, park, claim, renew, finish) run from the event loop itself when
-they can (``postgres_loop.py``); everything else runs in worker threads.
+operations on a run (create, send, claim, renew, park, finish) run from the event loop
+itself when they can (``postgres_loop.py``); everything else runs in worker threads.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class PostgresRunStore(SqlRunStore):
         max_connections: The pool's size.
         retry_for: How long to retry while the server is unreachable.
         inline: False to run every statement in a worker thread. By default the statement of
-            a create, park, claim, renewal or finish runs from the event loop itself, on a
+            a create, send, claim, renewal, park or finish runs from the event loop itself, on a
             connection of its own, waiting on its socket (a worker thread when that
             connection is busy).
 
@@ -92,8 +92,8 @@ class PostgresRunStore(SqlRunStore):
         )
         self._opened = False
         self._open_lock = threading.Lock()
-        # The statements of a park, a claim, a renewal and a finish run from the event loop
-        # on a connection of their own when it is free: no trip to a worker thread.
+        # The one-statement operations run from the event loop on a connection of their own
+        # when it is free: no trip to a worker thread.
         self.inline = inline
         self._loop_connection = LoopConnection(url, timeout=retry_for)
         self._listener: psycopg.Connection[Any] | None = None
