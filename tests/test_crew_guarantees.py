@@ -1,8 +1,9 @@
-"""A step never runs on more tasks than its ``num_workers``, also in a restored run.
+"""A step's workers are counted exactly: never more tasks than its ``num_workers``, and
+never a worker counted that is gone (a later event for the step would wait for ever).
 
 Found by mutation testing (docs/mutation-testing.md): a run restored from a snapshot
-starts at once the workers its queued events need, and counts them, so that an event
-sent later does not start one more.
+starts at once the workers its queued events need, and counts them once; a worker that
+finds its job taken, or goes on with what its step sent itself, is counted out or in once.
 """
 
 from __future__ import annotations
@@ -193,3 +194,137 @@ async def test_every_worker_of_a_step_finds_the_run_s_context() -> None:
     assert await handler == 3
     assert len(workflow.found) == 3
     assert all(found is handler.ctx for found in workflow.found)
+
+
+class Pair(Workflow):
+    """``spread`` sends two jobs at once to ``work`` (two workers). In the first round they
+    finish at once; in the second they wait for the gate."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.gate = anyio.Event()
+        self.running = 0
+        self.done = 0
+
+    @step
+    async def spread(self, ctx: Context, ev: StartEvent | HumanResponseEvent) -> Job | None:
+        ctx.send_event(Job(n=0))
+        ctx.send_event(Job(n=1))
+        return None
+
+    @step(num_workers=2)
+    async def work(self, ev: Job) -> InputRequiredEvent | StopEvent | None:
+        if self.done >= 2:
+            self.running += 1
+            await self.gate.wait()
+            self.running -= 1
+        self.done += 1
+        if self.done == 4:
+            return StopEvent(result=self.done)
+        return InputRequiredEvent(prefix="again?") if self.done == 2 else None
+
+
+async def test_a_worker_that_finds_its_job_taken_is_counted_out() -> None:
+    """In the first round one worker takes both jobs and the other finds none and exits: it
+    is counted out, so both jobs of the second round run at once."""
+    workflow = Pair()
+    handler = workflow.run()
+    async for event in handler.stream_events():
+        if isinstance(event, InputRequiredEvent):
+            break
+    handler.ctx.send_event(HumanResponseEvent(response="go"))
+    await anyio.wait_all_tasks_blocked()
+    assert workflow.running == 2
+    workflow.gate.set()
+    assert await handler == 4
+
+
+class Kind(Event):
+    feed: bool
+
+
+class Three(Workflow):
+    """``work`` (three workers): a feeding job sends itself a holding job; holding jobs wait
+    for the gate."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.gate = anyio.Event()
+        self.running = 0
+        self.most = 0
+        self.held = 0
+
+    @step
+    async def begin(self, ctx: Context, ev: StartEvent) -> Kind | None:
+        ctx.send_event(Kind(feed=False))
+        return None
+
+    @step(num_workers=3)
+    async def work(self, ev: Kind) -> Kind | StopEvent | None:
+        if ev.feed:
+            return Kind(feed=False)
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await self.gate.wait()
+        self.running -= 1
+        self.held += 1
+        return StopEvent(result=self.held) if self.held == 4 else None
+
+
+async def test_a_step_that_feeds_itself_beside_other_workers_keeps_to_num_workers() -> None:
+    workflow = Three()
+    handler = workflow.run()
+    await anyio.wait_all_tasks_blocked()
+    handler.ctx.send_event(Kind(feed=True))  # a second worker, which goes on holding
+    await anyio.wait_all_tasks_blocked()
+    assert workflow.running == 2
+    handler.ctx.send_event(Kind(feed=False))
+    handler.ctx.send_event(Kind(feed=False))  # one worker more, then the limit of three
+    await anyio.wait_all_tasks_blocked()
+    assert workflow.running == 3
+    workflow.gate.set()
+    assert await handler == 4
+    assert workflow.most == 3
+
+
+class Gated(Workflow):
+    """``work`` (one worker) holds each job until the gate opens; the third asks for input
+    and an answer sends a fourth."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.gate = anyio.Event()
+        self.done = 0
+
+    @step
+    async def spread(self, ctx: Context, ev: StartEvent | HumanResponseEvent) -> Job | None:
+        for n in range(2 if isinstance(ev, StartEvent) else 1):
+            ctx.send_event(Job(n=n))
+        return None
+
+    @step(num_workers=1)
+    async def work(self, ev: Job) -> InputRequiredEvent | StopEvent | None:
+        await self.gate.wait()
+        self.done += 1
+        if self.done == 3:
+            return StopEvent(result=self.done)
+        return InputRequiredEvent(prefix="one more?") if self.done == 2 else None
+
+
+async def test_a_restored_run_counts_its_one_worker_once() -> None:
+    """A restored run's worker for its queued jobs is counted once: once they are done, a
+    job sent later gets a worker."""
+    first = Gated()
+    handler = first.run()
+    await anyio.wait_all_tasks_blocked()  # one job in progress, one queued
+    snapshot = handler.ctx.to_dict()
+    await handler.cancel_run()
+
+    again = Gated()
+    again.gate.set()
+    resumed = again.run(ctx=Context.from_dict(again, snapshot))
+    with anyio.fail_after(10):
+        async for event in resumed.stream_events():
+            if isinstance(event, InputRequiredEvent):
+                resumed.ctx.send_event(HumanResponseEvent(response="go"))
+        assert await resumed == 3
