@@ -10,7 +10,8 @@ run is broken. The guarantees:
   naming its class, and saying whether the run was idle when it came;
 - a ``StepFailedEvent`` has a UTC ``failed_at``;
 - a ``WorkflowFailedEvent`` names the step, its attempts, its elapsed seconds and the
-  exception, and wraps a ``BaseException`` in a ``WorkflowRuntimeError`` naming it.
+  exception, and wraps a ``BaseException`` in a ``WorkflowRuntimeError`` naming it;
+- a restored run with no work fails at once as idle, naming no step.
 
 (A bug in the engine failing the run with no step named is in test_fault_injection.py.)
 """
@@ -224,6 +225,50 @@ async def test_a_base_exception_is_wrapped_in_a_runtime_error_naming_it() -> Non
     assert isinstance(terminal, WorkflowFailedEvent)
     assert isinstance(terminal.exception, WorkflowRuntimeError)
     assert str(terminal.exception) == "Abort('stop everything')"
+
+
+class Paused(Workflow):
+    """``first`` waits for the gate; a snapshot taken then holds it in progress."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.gate = anyio.Event()
+
+    @step
+    async def first(self, ev: StartEvent) -> Job:
+        await self.gate.wait()
+        return Job(n=1)
+
+    @step
+    async def second(self, ev: Job) -> StopEvent:
+        return StopEvent(result=ev.n)
+
+
+async def test_a_restored_run_with_nothing_to_do_fails_as_idle_naming_no_step() -> None:
+    """A snapshot edited to hold no work (nothing queued, in progress or awaited) restores
+    into a run that can never finish: it fails at once, and no step of this process ran."""
+    workflow = Paused()
+    handler = workflow.run()
+    await anyio.wait_all_tasks_blocked()
+    snapshot = handler.ctx.to_dict()
+    await handler.cancel_run()
+    assert [d["step"] for d in snapshot["in_progress"]] == ["first"]
+    snapshot["in_progress"] = []
+
+    resumed = workflow.run(ctx=Context.from_dict(workflow, snapshot))
+    with anyio.fail_after(5):
+        streamed = [event async for event in resumed.stream_events()]
+        with pytest.raises(WorkflowRuntimeError) as caught:
+            await resumed
+    assert str(caught.value) == (
+        "Workflow 'Paused' is idle and can never finish: no step is running, no event is "
+        "queued, and no step or waiter accepts events from outside. Make the steps return an "
+        "event on every path, ending with StopEvent."
+    )
+    [terminal] = streamed
+    assert isinstance(terminal, WorkflowFailedEvent)
+    assert terminal.step_name == ""
+    assert terminal.exception is caught.value
 
 
 # --- cancelling a run that waits for a run slot -------------------------------------------------
