@@ -3,8 +3,9 @@
 Found by mutation testing (docs/mutation-testing.md): each test fails if one line of the
 worker is broken. The guarantees:
 
-- ``ctx.retry_info()`` describes the previous failure (a UTC timestamp included) on a
-  retry, and starts clean on the next event the same worker runs;
+- ``ctx.retry_info()`` gives 0.0 elapsed seconds on a first attempt, describes the previous
+  failure (a UTC timestamp included) and the time since the first attempt on a retry, and
+  starts clean on the next event the same worker runs;
 - a retry policy, a ``StepFailedEvent`` and a ``WorkflowFailedEvent`` get the seconds
   since the first attempt on the event and the number of attempts, with or without a
   retry policy, for an ``Exception`` and for a ``BaseException``;
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from anyio.abc import TaskGroup
 
@@ -101,6 +103,57 @@ async def test_retry_info_describes_the_last_failure_and_starts_clean_on_the_nex
     assert next_event.retry_number == 0
     assert next_event.last_exception is None
     assert next_event.last_failed_at is None
+
+
+class FailsTwice(Workflow):
+    """Fails on its first two attempts; each attempt yields before asking, so time passes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seen: list[RetryInfo] = []
+
+    @step(retry_policy=RETRY_TWICE)
+    async def job(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        await anyio.lowlevel.checkpoint()
+        info = ctx.retry_info()
+        self.seen.append(info)
+        if info.retry_number < 2:
+            raise ValueError(f"attempt {info.retry_number}")
+        return StopEvent(result="done")
+
+
+class NoPolicy(Workflow):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seen: list[RetryInfo] = []
+
+    @step
+    async def job(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        await anyio.lowlevel.checkpoint()
+        self.seen.append(ctx.retry_info())
+        return StopEvent(result="done")
+
+
+async def test_retry_info_gives_zero_elapsed_seconds_on_a_first_attempt_and_counts_on_retries() -> (
+    None
+):
+    """RetryInfo (and the incumbent) say 0.0 on the first attempt, however long it has run."""
+    first_attempt = RetryInfo(
+        retry_number=0, elapsed_seconds=0.0, last_exception=None, last_failed_at=None
+    )
+    no_policy = NoPolicy()
+    with anyio.fail_after(5):
+        assert await no_policy.run() == "done"
+    assert no_policy.seen == [first_attempt]
+
+    workflow = FailsTwice()
+    with anyio.fail_after(5):
+        assert await workflow.run() == "done"
+    [first, second, third] = workflow.seen
+    assert first == first_attempt
+    assert [second.retry_number, third.retry_number] == [1, 2]
+    # Later attempts count from the start of the first one.
+    assert 0.0 < second.elapsed_seconds < third.elapsed_seconds
 
 
 # --- elapsed time and attempts of a failure -----------------------------------------------------

@@ -108,11 +108,14 @@ class Execution:
     def retry_info(self) -> RetryInfo:
         """Which attempt at its delivery this execution is making, for ``ctx.retry_info()``.
 
-        Released (asked by a task its step left behind, once the worker is done), it
-        has no delivery and no failure to tell of: it gives a first attempt's values.
+        On a first attempt ``elapsed_seconds`` is 0.0, as ``RetryInfo`` documents (and the
+        incumbent gives), however long the step has run: it counts from the first attempt
+        only once there is a retry. Released (asked by a task its step left behind, once
+        the worker is done), it has no delivery and no failure to tell of: it gives a
+        first attempt's values.
         """
         delivery = self.delivery
-        if delivery is RELEASED:
+        if delivery is RELEASED or delivery.attempts <= 1:
             return RetryInfo(
                 retry_number=0, elapsed_seconds=0.0, last_exception=None, last_failed_at=None
             )

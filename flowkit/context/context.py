@@ -227,6 +227,9 @@ class Context(Generic[MODEL_T]):
     def retry_info(self) -> RetryInfo:
         """The retry state of the calling step: attempt number and the last failure.
 
+        On the first attempt, ``retry_number`` 0 and ``elapsed_seconds`` 0.0; on a retry,
+        the seconds since the first attempt started and the previous attempt's failure.
+
         A task the step started that outlives it sees the attempt of the step's worker
         while the worker lives (the step's, or that of the next event the worker
         took); after that, a first attempt's values (``retry_number`` 0, no failure):
