@@ -28,6 +28,10 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
 - a list (a section, a buffer, a list field) is read only from a list: an object or a
   string, which cattrs would read as its keys or characters, is refused in the same
   words as any other value that is not a list;
+- an object (the statistics, a delivery, a waiter, a typed state, an attrs class or a
+  dataclass in it) is read only from an object: a list or a string is refused in the
+  words cattrs uses for null or a number there ("Invalid value for type, expected
+  Delivery"), never as an "Unknown error";
 - a bad value in the store is refused at a path naming its key, then the way into the
   entry (``$.store['failure'].value.failed_at``), or into a typed state's fields;
 - errors carry their path even when the serializer's own converter was made with
@@ -45,6 +49,7 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -534,6 +539,57 @@ async def test_a_list_is_read_only_from_a_list_never_from_another_iterable(
     assert str(error) == f"{NOT_A_LIST} at {path}. {DAMAGED}"
 
 
+@pytest.mark.parametrize(
+    ("damage", "expected", "path"),
+    [
+        pytest.param(
+            lambda data: data.update(statistics=[]), "RunCounters", "$.statistics", id="a list"
+        ),
+        pytest.param(
+            lambda data: data.update(statistics=""),
+            "RunCounters",
+            "$.statistics",
+            id="an empty string",
+        ),
+        pytest.param(
+            lambda data: data.update(statistics="step_runs"),
+            "RunCounters",
+            "$.statistics",
+            id="a string naming a field",
+        ),
+        pytest.param(
+            lambda data: data.update(statistics=None), "RunCounters", "$.statistics", id="null"
+        ),
+        pytest.param(
+            lambda data: data["queued"].append([1, "start"]),
+            "Delivery",
+            "$.queued[0]",
+            id="a delivery a list",
+        ),
+        pytest.param(
+            lambda data: data["in_progress"].append("delivery"),
+            "Delivery",
+            "$.in_progress[0]",
+            id="a delivery a string",
+        ),
+        pytest.param(
+            lambda data: data["waiters"].append([]), "Waiter", "$.waiters[0]", id="a waiter a list"
+        ),
+    ],
+)
+async def test_an_object_is_read_only_from_an_object_never_from_a_list_or_a_string(
+    damage: Callable[[dict[str, Any]], object], expected: str, path: str
+) -> None:
+    """The same words as for null or a number there, never cattrs' "Unknown error"."""
+    data = await finished_snapshot()
+    damage(data)
+
+    error = refusal(data)
+    reason = f"Invalid value for type, expected {expected}"
+    assert (error.reason, error.path, error.advice) == (reason, path, DAMAGED)
+    assert str(error) == f"{reason} at {path}. {DAMAGED}"
+
+
 # --- the store: a path names the entry, then the way into it -------------------------------------
 
 
@@ -619,6 +675,55 @@ async def test_a_list_field_of_a_typed_state_is_read_only_from_a_list() -> None:
         Context.from_dict(LedgerWorkflow(), data)
     assert caught.value.path == "$.store.value.entries"
     assert str(caught.value) == f"{NOT_A_LIST} at $.store.value.entries. {DAMAGED}"
+
+
+@attrs.define
+class Span:
+    days: int = 1
+
+
+@dataclasses.dataclass
+class Tally:
+    """A typed state that is a dataclass, holding an attrs class."""
+
+    count: int = 0
+    span: Span = dataclasses.field(default_factory=Span)
+
+
+class TallyWorkflow(Workflow):
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Tally]) -> StopEvent:
+        async with ctx.store.edit_state() as tally:
+            tally.count += 1
+        return StopEvent(result="done")
+
+
+@pytest.mark.parametrize("value", [[], "", ["count", 1], 3, None])
+@pytest.mark.parametrize(
+    ("where", "expected", "path"),
+    [
+        pytest.param((), "Tally", "$.store.value", id="the state (a dataclass)"),
+        pytest.param(("span",), "Span", "$.store.value.span", id="its field (an attrs class)"),
+    ],
+)
+async def test_a_typed_state_and_its_fields_are_read_only_from_objects(
+    value: Any, where: tuple[str, ...], expected: str, path: str
+) -> None:
+    handler = TallyWorkflow().run()
+    assert await handler == "done"
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    assert data["store"]["value"] == {"count": 1, "span": {"days": 1}}
+    parent = data["store"]
+    key = "value"
+    for name in where:
+        parent, key = parent[key], name
+    parent[key] = value
+
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(TallyWorkflow(), data)
+    reason = f"Invalid value for type, expected {expected}"
+    assert (caught.value.reason, caught.value.path) == (reason, path)
+    assert str(caught.value) == f"{reason} at {path}. {DAMAGED}"
 
 
 # --- the user's classes in typed fields -----------------------------------------------------------

@@ -8,8 +8,10 @@ data can garble it.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import attrs
 import cattrs
 from cattrs.v import format_exception
 
@@ -54,11 +56,21 @@ def located(exc: BaseException, root: str = "$") -> ContextSerdeError:
 
     A ContextSerdeError raised by a hook is returned itself, its ``path`` set; a
     RecursionError (data nested deeper than Python's recursion limit allows) becomes
-    TOO_DEEP; any other error becomes a ContextSerdeError with cattrs' description of it.
+    TOO_DEEP; a class read from something other than an object is refused in the words
+    cattrs uses for a number or null there; any other error becomes a ContextSerdeError
+    with cattrs' description of it.
     """
     leaf, path, type_ = _first_leaf(exc, root)
     if isinstance(leaf, RecursionError):
         return ContextSerdeError(TOO_DEEP, path=shortened(path))
+    if isinstance(leaf, AttributeError) and _read_from_object(type_):
+        # cattrs' code for an attrs class or dataclass (forbidding extra keys) calls
+        # ``o.keys()`` outside its per-field checks: a list or string there fails with an
+        # AttributeError, which cattrs calls an "unknown error"; a number or null fails
+        # earlier, with a TypeError, which it describes as below.
+        return ContextSerdeError(
+            f"Invalid value for type, expected {type_.__name__}", path=path, advice=DAMAGED
+        )
     if isinstance(leaf, ContextSerdeError):
         # cattrs' notes ("Structuring class X @ attribute y") only repeat the path.
         vars(leaf).pop("__notes__", None)
@@ -69,6 +81,11 @@ def located(exc: BaseException, root: str = "$") -> ContextSerdeError:
         return leaf
     reason = format_exception(leaf, type_)
     return ContextSerdeError(reason[:1].upper() + reason[1:], path=path, advice=DAMAGED)
+
+
+def _read_from_object(kind: Any) -> bool:
+    """Whether cattrs reads ``kind`` from a JSON object, field by field."""
+    return isinstance(kind, type) and (attrs.has(kind) or dataclasses.is_dataclass(kind))
 
 
 def shortened(path: str) -> str:

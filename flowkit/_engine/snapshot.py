@@ -25,6 +25,8 @@ The format (version 2), one bullet per hook or field:
   ``IntEnum`` is built from data of its base type;
 - a list (a section such as ``waiters``, a field typed ``list[...]``) is read from a
   list only, never from another iterable (an object's keys, a string's characters);
+- an attrs class or dataclass (a delivery, a waiter, the statistics, a typed state) is
+  read from an object only; ``restore.located`` names the class for anything else;
 - a field typed with a pydantic model holds ``model_dump(mode="json")`` and is
   restored with ``model_validate`` of the annotated class (see ``models.py``);
 - a field typed ``Any`` (the store, ``StopEvent.result``, extra fields, waiter

@@ -209,7 +209,7 @@ class ValueCodec:
                 return load_model(klass, value, tag)
             return self.converter.structure(value, klass)
         except Exception as exc:
-            raise _in_value(exc) from None
+            raise _in_value(exc, klass) from None
 
     def _decode_built_in(self, tag: str, value: Any) -> Any:
         try:
@@ -242,8 +242,9 @@ def _in_item(exc: Exception, index: int | str) -> cattrs.IterableValidationError
     return cattrs.IterableValidationError("While decoding a list or dict", [exc], list)
 
 
-def _in_value(exc: Exception) -> cattrs.ClassValidationError:
-    """``exc``, raised by the ``value`` of a tagged value, noted as cattrs notes it."""
-    note = cattrs.AttributeValidationNote("Decoding the tagged value", "value", None)
+def _in_value(exc: Exception, klass: type | None) -> cattrs.ClassValidationError:
+    """``exc``, raised by the ``value`` of a tagged value of class ``klass`` (None for a
+    built-in tag), noted as cattrs notes it."""
+    note = cattrs.AttributeValidationNote("Decoding the tagged value", "value", klass)
     exc.__notes__ = [*getattr(exc, "__notes__", []), note]
     return cattrs.ClassValidationError("While decoding a tagged value", [exc], dict)
