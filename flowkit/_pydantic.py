@@ -16,6 +16,7 @@ import attrs
 
 __all__ = [
     "FieldDefault",
+    "is_depth_limit",
     "is_model_class",
     "is_model_instance",
     "private_default",
@@ -92,3 +93,16 @@ def is_model_instance(value: object) -> bool:
     """Whether ``value`` is an instance of a pydantic ``BaseModel``."""
     base = _base_model()
     return base is not None and isinstance(value, base)
+
+
+_DEPTH_LIMIT = "Maximum serialization depth exceeded"
+
+
+def is_depth_limit(error: BaseException) -> bool:
+    """Whether ``error`` is pydantic refusing to dump data nested past its depth limit.
+
+    pydantic-core raises a plain ``ValueError`` with a fixed message for it (its other
+    serialization failures are ``PydanticSerializationError``); the limit is far below
+    Python's recursion limit, so no RecursionError tells of it.
+    """
+    return type(error) is ValueError and str(error) == _DEPTH_LIMIT

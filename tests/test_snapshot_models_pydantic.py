@@ -81,3 +81,36 @@ async def test_model_data_that_does_not_validate_is_refused_with_its_path() -> N
     with pytest.raises(ContextSerdeError, match=r"^Malformed 'Address' value") as caught:
         Context.from_dict(Moves(), data)
     assert caught.value.path == "$.in_progress[0].event.address"
+
+
+class Note(pydantic.BaseModel):
+    body: Any = None
+
+
+class Noted(Event):
+    note: Note
+
+
+class WritesANote(Workflow):
+    @step
+    async def start(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        body: Any = "leaf"
+        for _ in range(1000):
+            body = {"more": body}
+        ctx.write_event_to_stream(Noted(note=Note(body=body)))
+        return StopEvent(result="done")
+
+
+async def test_a_model_field_nested_too_deeply_for_pydantic_is_refused_by_to_dict_at_its_path() -> (
+    None
+):
+    handler = WritesANote().run()
+    with anyio.fail_after(5):
+        assert await handler == "done"
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    assert caught.value.path == "$.stream[0].note"
+    assert str(caught.value) == (
+        "Cannot freeze the context: Note holds a value nested too deeply for pydantic to dump "
+        "at $.stream[0].note."
+    )

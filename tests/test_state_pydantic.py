@@ -107,6 +107,80 @@ def test_a_malformed_stored_model_is_a_snapshot_error() -> None:
         Context.from_dict(workflow, data)
 
 
+class Opaque:
+    """A class pydantic holds (arbitrary_types_allowed) but cannot dump."""
+
+
+class LooseState(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(arbitrary_types_allowed=True)
+
+    data: Any = None
+    opaque: Opaque | None = None
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+class LooseFlow(Workflow):
+    def __init__(self, data: Any = None, opaque: Opaque | None = None) -> None:
+        super().__init__()
+        self.data = data
+        self.opaque = opaque
+
+    @step
+    async def start(self, ctx: Context[LooseState], ev: StartEvent) -> StopEvent:
+        async with ctx.store.edit_state() as state:
+            state.data = self.data
+            state.opaque = self.opaque
+        return StopEvent(result="done")
+
+
+async def test_a_state_nested_too_deeply_for_pydantic_is_refused_by_to_dict_saying_so() -> None:
+    """pydantic stops at a depth far below Python's recursion limit, with a plain ValueError."""
+    shallow = LooseFlow(data=_nested(100)).run()
+    assert await shallow == "done"
+    assert json.loads(json.dumps(shallow.ctx.to_dict()))["store"]["value"]["data"] == _nested(100)
+
+    handler = LooseFlow(data=_nested(1000)).run()
+    assert await handler == "done"
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    reason = (
+        "Cannot freeze the context: LooseState holds a value nested too deeply for pydantic to dump"
+    )
+    assert (caught.value.reason, caught.value.path, caught.value.advice) == (
+        reason,
+        "$.store",
+        None,
+    )
+    assert str(caught.value) == f"{reason} at $.store."
+
+
+async def test_a_state_pydantic_cannot_dump_is_refused_by_to_dict_with_pydantics_reason() -> None:
+    handler = LooseFlow(opaque=Opaque()).run()
+    assert await handler == "done"
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    reason = (
+        "Cannot freeze the context: LooseState cannot be dumped by pydantic: Unable to "
+        f"serialize unknown type: {Opaque!r}"
+    )
+    advice = (
+        'Make model_dump(mode="json") succeed on it: give its fields types pydantic can '
+        "serialize, or a field_serializer."
+    )
+    assert (caught.value.reason, caught.value.path, caught.value.advice) == (
+        reason,
+        "$.store",
+        advice,
+    )
+    assert str(caught.value) == f"{reason} at $.store. {advice}"
+
+
 @attrs.define
 class Holder:
     profile: Profile

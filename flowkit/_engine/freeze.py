@@ -11,6 +11,7 @@ import cattrs
 
 from ..errors import ContextSerdeError
 from .consistency import check_consistency
+from .models import ModelDumpError
 from .restore import DEEPEST_SHOWN, read_snapshot, shortened
 from .snapshot import FORMAT, VERSION, Snapshot
 from .state import RunState
@@ -63,6 +64,15 @@ def freeze(
             advice="Store JSON data, register the class with serializer.register_type(), or "
             "give it hooks on serializer.converter.",
         ) from None
+    except ModelDumpError as exc:
+        raise ContextSerdeError(
+            f"Cannot freeze the context: {exc.reason}",
+            path=locate(snapshot, exc.value_type),
+            advice=None
+            if exc.too_deep
+            else 'Make model_dump(mode="json") succeed on it: give its fields types pydantic '
+            "can serialize, or a field_serializer.",
+        ) from exc.__cause__
     except RecursionError:
         raise ContextSerdeError(
             "Cannot freeze the context: a value is nested too deeply",

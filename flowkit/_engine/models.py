@@ -11,15 +11,42 @@ from typing import Any
 
 import cattrs
 
-from .._pydantic import is_model_class
+from .._pydantic import is_depth_limit, is_model_class
 from ..errors import ContextSerdeError
 
-__all__ = ["configure_models", "dump_model", "load_model"]
+__all__ = ["ModelDumpError", "configure_models", "dump_model", "load_model"]
+
+
+class ModelDumpError(ContextSerdeError):
+    """pydantic could not dump a model instance; ``freeze`` says where it is in the snapshot.
+
+    Attributes:
+        value_type: The model's class.
+        too_deep: Whether the cause is data nested past pydantic's depth limit.
+    """
+
+    def __init__(self, value_type: type, error: ValueError) -> None:
+        self.value_type = value_type
+        self.too_deep = is_depth_limit(error)
+        name = value_type.__qualname__
+        if self.too_deep:
+            reason = f"{name} holds a value nested too deeply for pydantic to dump"
+        else:
+            reason = f"{name} cannot be dumped by pydantic: {error}"
+        super().__init__(reason)
 
 
 def dump_model(value: Any) -> Any:
-    """Plain JSON data for a pydantic model instance."""
-    return value.model_dump(mode="json")
+    """Plain JSON data for a pydantic model instance.
+
+    Raises:
+        ModelDumpError: pydantic cannot dump it (a value nested too deeply, a field of a
+            type it cannot serialize, a serializer that raises).
+    """
+    try:
+        return value.model_dump(mode="json")
+    except ValueError as exc:  # each of pydantic's serialization errors is a ValueError
+        raise ModelDumpError(type(value), exc) from exc
 
 
 def load_model(klass: Any, data: Any, name: str | None = None) -> Any:

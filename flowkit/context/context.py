@@ -269,7 +269,8 @@ class Context(Generic[MODEL_T]):
             serializer: Overrides the workflow's serializer for values typed ``Any``.
 
         Raises:
-            ContextSerdeError: A stored value has a type that cannot be made JSON.
+            ContextSerdeError: A stored value has a type that cannot be made JSON, is nested
+                too deeply, or is a pydantic model that pydantic cannot dump.
         """
         loop = None if self._run is None else foreign_loop(self._run.loop, self._run.done)
         if loop is not None:  # freeze between two awaits of the loop, never mid-change
