@@ -23,12 +23,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # The suite in a venv without pydantic (an optional extra): tests named *_pydantic.py are
-# left out there by tests/conftest.py, every other test must pass.
+# left out there by tests/conftest.py, every other test must pass. The other extras the
+# tests use (trio, PostgreSQL, drawing) are installed.
 NOPYDANTIC := .venv-nopydantic
 test-without-pydantic:
 	$(PYTHON) -m venv $(NOPYDANTIC)
 	$(NOPYDANTIC)/bin/pip install --quiet --upgrade pip
-	$(NOPYDANTIC)/bin/pip install --quiet -e '.[trio]' 'pytest>=8.2' 'hypothesis>=6.100'
+	$(NOPYDANTIC)/bin/pip install --quiet -e '.[trio,postgres,draw]' 'pytest>=8.2' 'hypothesis>=6.100'
 	$(NOPYDANTIC)/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('pydantic') is not None)"
 	$(NOPYDANTIC)/bin/python -m pytest -q
 
