@@ -323,6 +323,54 @@ async def test_from_dict_refuses_snapshots_whose_parts_do_not_fit(case: str) -> 
     assert await resume(data) == EXPECTED
 
 
+STEPS_ADVICE = (
+    "Its steps are: ask, finish, gather, slow, start. Restore the snapshot with the workflow "
+    "that wrote it."
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "reason", "path"),
+    [
+        pytest.param(
+            ["queued", 0, "step"],
+            "The snapshot has an event for step 'vanished', which the workflow does not have",
+            "$.queued[0]",
+            id="queued",
+        ),
+        pytest.param(
+            ["collected", "gather", 1, "step"],
+            "The snapshot has an event for step 'vanished', which the workflow does not have",
+            "$.collected['gather'][1]",
+            id="buffered",
+        ),
+        pytest.param(
+            ["waiters", 0, "step"],
+            "The snapshot has a waiter of step 'vanished', which the workflow does not have",
+            "$.waiters[0]",
+            id="waiter",
+        ),
+    ],
+)
+async def test_a_step_the_workflow_lacks_is_refused_naming_the_workflow_s_steps(
+    where: list[str | int], reason: str, path: str
+) -> None:
+    data = await mixed_snapshot()
+    node: Any = data
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = "vanished"
+
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(MixedWorkflow(), data)
+    assert (caught.value.reason, caught.value.path, caught.value.advice) == (
+        reason,
+        path,
+        STEPS_ADVICE,
+    )
+    assert str(caught.value) == f"{reason} at {path}. {STEPS_ADVICE}"
+
+
 class CaughtCollector(Workflow):
     """``gather`` fails once its batch is complete; the @catch_error handler holds."""
 
@@ -440,10 +488,17 @@ async def test_from_dict_refuses_wrong_types_without_coercing(case: str) -> None
 
 @pytest.mark.parametrize(
     ("where", "value"),
-    [(["store"], {}), (["elapsed"], 0), (["elapsed"], 0.0), (["queued", 0, "claimed_by"], None)],
+    [
+        (["store"], {}),
+        (["elapsed"], 0),
+        (["elapsed"], 0.0),
+        (["queued", 0, "claimed_by"], None),
+        (["collected", "gather", 1, "id"], 1),
+    ],
 )
 async def test_well_typed_edge_values_are_accepted(where: list[str | int], value: Any) -> None:
-    # A float field takes an int (JSON has one number type); null is a valid claim.
+    # A float field takes an int (JSON has one number type); null is a valid claim; 1 is
+    # the lowest delivery id, here of a buffered event (delivery 1, of ``start``, ended).
     data = await mixed_snapshot()
     _set(where, value)(data)
     restored = Context.from_dict(MixedWorkflow(), data)
