@@ -11,6 +11,7 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
 - the edges a run can reach (the highest delivery id below ``next_id``, no attempt yet,
   a claim of its own id) restore and resume; just past them (an id equal to
   ``next_id``, an id 0, a waiter key of another delivery) is refused;
+- a store that is no dict or state object is refused naming its type;
 - an exception is ``{"type": str, "message": str}``: anything else (a list, a string,
   a non-str type or message) is refused, at the exception's path;
 - an exception without ``message`` comes back with an empty message;
@@ -317,6 +318,19 @@ async def test_values_just_past_the_edges_are_refused(case: str) -> None:
         Context.from_dict(AskWorkflow(), data)
     assert (caught.value.reason, caught.value.path) == (reason, path)
     assert str(caught.value) == f"{reason} at {path}. {DAMAGED}"
+
+
+@pytest.mark.parametrize(("store", "name"), [("text", "str"), ([1, 2], "list"), (5, "int")])
+async def test_a_store_that_is_no_dict_or_state_object_is_refused_naming_its_type(
+    store: Any, name: str
+) -> None:
+    data = await finished_snapshot()
+    data["store"] = store
+
+    error = refusal(data)
+    reason = f"The store must be a dict or the workflow's state object, not {name}"
+    assert (error.reason, error.path, error.advice) == (reason, "$.store", DAMAGED)
+    assert str(error) == f"{reason} at $.store. {DAMAGED}"
 
 
 # --- exceptions ---------------------------------------------------------------------------------
