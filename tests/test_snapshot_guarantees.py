@@ -929,6 +929,30 @@ async def test_data_nested_too_deeply_is_refused_saying_so_at_its_path(case: str
     assert str(error) == f"{TOO_DEEP} at {path}."
 
 
+class StreamsDeepWorkflow(Workflow):
+    """Keeps None in the store, then streams a Note whose extra field is nested too deeply."""
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        await ctx.store.set("nothing", None)
+        ctx.write_event_to_stream(Note(text="deep", extra=_nested(100_000, 1, lambda v: [v])))
+        return StopEvent(result="done")
+
+
+async def test_to_dict_names_a_value_nested_too_deeply_in_the_stream_not_a_none_before_it() -> None:
+    handler = StreamsDeepWorkflow().run()
+    assert await handler == "done"
+
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    # Cut 30 characters after the first index ("[0]" of the stream, at character 8).
+    path = ("$.stream[0].extra" + "[0]" * 10)[:38] + "..."
+    assert caught.value.path == path
+    assert (
+        str(caught.value) == f"Cannot freeze the context: a value is nested too deeply at {path}."
+    )
+
+
 class Hook(Event):
     """An event with a field no snapshot can hold: a function."""
 
