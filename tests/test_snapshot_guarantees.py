@@ -44,7 +44,9 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
   (``[*]``), tuples and extra event fields, and to a value nested too deeply (cut short);
 - ``from_dict`` refuses data nested too deeply for Python's recursion limit (in the
   store, an extra field, a typed field, an event tag, the header) saying so at its
-  path, cut short the same way; no RecursionError escapes.
+  path, cut short the same way; no RecursionError escapes;
+- a prompt still unread at the snapshot is matched to its own open waiter, past a waiter
+  without a prompt or one already answered, and is not streamed again after the restore.
 """
 
 from __future__ import annotations
@@ -984,3 +986,109 @@ async def test_an_event_class_with_a_field_no_snapshot_can_hold_is_named_by_to_d
         "pydantic models (or Any, stored by the serializer), or register cattrs hooks for it "
         "on the serializer's converter."
     )
+
+
+# --- from_dict: a prompt still unread is not streamed again ---------------------------------------
+
+
+class GoA(Event):
+    pass
+
+
+class GoB(Event):
+    pass
+
+
+class Half(Event):
+    who: str
+
+
+class BothAsk(Workflow):
+    """``a`` starts ``b``, then each waits for its answer.
+
+    Both prompt with an equal InputRequiredEvent, unless ``a_prompts`` is False.
+    """
+
+    def __init__(self, *, a_prompts: bool = True) -> None:
+        super().__init__(timeout=30)
+        self.a_prompts = a_prompts
+
+    async def _answer(self, ctx: Context[Any], who: str, prompts: bool) -> Half:
+        answer = await ctx.wait_for_event(
+            HumanResponseEvent,
+            waiter_event=InputRequiredEvent(prefix="?") if prompts else None,
+            requirements={"who": who},
+        )
+        return Half(who=answer.response)
+
+    @step
+    async def start(self, ev: StartEvent) -> GoA:
+        return GoA()
+
+    @step
+    async def a(self, ev: GoA, ctx: Context[Any]) -> Half | GoB:
+        if not await ctx.store.get("sent", default=False):  # not again when a runs again
+            await ctx.store.set("sent", True)
+            ctx.send_event(GoB())  # b asks after a: a's waiter comes first in the snapshot
+        return await self._answer(ctx, "a", self.a_prompts)
+
+    @step
+    async def b(self, ev: GoB, ctx: Context[Any]) -> Half:
+        return await self._answer(ctx, "b", True)
+
+    @step
+    async def finish(self, ev: Half, ctx: Context[Any]) -> StopEvent | None:
+        halves = ctx.collect_events(ev, [Half, Half])
+        if halves is None:
+            return None
+        return StopEvent(result=sorted(h.who for h in halves if isinstance(h, Half)))
+
+
+async def both_asking(*, a_prompts: bool = True, answer_a: bool = False) -> dict[str, Any]:
+    """A BothAsk snapshot with both waiting; with ``answer_a``, a's prompt read and answered."""
+    handler = BothAsk(a_prompts=a_prompts).run()
+    with anyio.fail_after(5):
+        await anyio.wait_all_tasks_blocked()
+        if answer_a:
+            assert isinstance(await handler.stream_events().__anext__(), InputRequiredEvent)
+            handler.ctx.send_event(HumanResponseEvent(response="a", who="a"))
+    data: dict[str, Any] = json.loads(json.dumps(handler.ctx.to_dict()))
+    await handler.cancel_run()
+    assert [w["step"] for w in data["waiters"]] == ["a", "b"]
+    return data
+
+
+async def prompts_after_restore(
+    data: dict[str, Any], answers: list[str], *, a_prompts: bool = True
+) -> int:
+    """How many prompts a BothAsk restored from ``data`` streams until it ends."""
+    workflow = BothAsk(a_prompts=a_prompts)
+    handler = workflow.run(ctx=Context.from_dict(workflow, data))
+    with anyio.fail_after(5):
+        await anyio.wait_all_tasks_blocked()  # both steps asked again
+        for who in answers:
+            handler.ctx.send_event(HumanResponseEvent(response=who, who=who))
+        events = handler.stream_events()
+        prompts = sum([isinstance(event, InputRequiredEvent) async for event in events])
+        assert await handler == ["a", "b"]
+    return prompts
+
+
+async def test_two_equal_prompts_unread_at_the_snapshot_are_each_streamed_once() -> None:
+    data = await both_asking()
+    assert [e["_data"]["prefix"] for e in data["stream"]] == ["?", "?"]
+    assert await prompts_after_restore(data, ["a", "b"]) == 2
+
+
+async def test_a_prompt_is_matched_to_its_waiter_after_a_waiter_without_a_prompt() -> None:
+    data = await both_asking(a_prompts=False)
+    assert [e["_data"]["prefix"] for e in data["stream"]] == ["?"]
+    assert await prompts_after_restore(data, ["a", "b"], a_prompts=False) == 1
+
+
+async def test_an_answered_waiter_does_not_take_the_unread_prompt_of_another() -> None:
+    # a's equal prompt was read and answered: the unread one is b's.
+    data = await both_asking(answer_a=True)
+    assert [w["resolved"] is not None for w in data["waiters"]] == [True, False]
+    assert [e["_data"]["prefix"] for e in data["stream"]] == ["?"]
+    assert await prompts_after_restore(data, ["b"]) == 1
