@@ -46,7 +46,9 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
   store, an extra field, a typed field, an event tag, the header) saying so at its
   path, cut short the same way; no RecursionError escapes;
 - a prompt still unread at the snapshot is matched to its own open waiter, past a waiter
-  without a prompt or one already answered, and is not streamed again after the restore.
+  without a prompt or one already answered, and is not streamed again after the restore;
+- an event class the serializer given to ``to_dict`` registered is not listed in the
+  snapshot's ``event_classes``; with the workflow's own serializer, it is.
 """
 
 from __future__ import annotations
@@ -1092,3 +1094,40 @@ async def test_an_answered_waiter_does_not_take_the_unread_prompt_of_another() -
     assert [w["resolved"] is not None for w in data["waiters"]] == [True, False]
     assert [e["_data"]["prefix"] for e in data["stream"]] == ["?"]
     assert await prompts_after_restore(data, ["b"]) == 1
+
+
+# --- to_dict: event classes the serializer knows --------------------------------------------------
+
+
+class Aside(Event):
+    n: int
+
+
+class StreamsAside(Workflow):
+    """Streams an Aside, an event class no step accepts or returns; then stops."""
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        ctx.write_event_to_stream(Aside(n=1))
+        return StopEvent(result="done")
+
+
+async def test_an_event_class_the_given_serializer_registered_is_not_listed_in_the_snapshot() -> (
+    None
+):
+    workflow = StreamsAside()
+    handler = workflow.run()
+    assert await handler == "done"
+    serializer = JsonSerializer()
+    serializer.register_type(Aside)
+
+    # The workflow's own serializer does not know Aside: the snapshot names its class.
+    listed = handler.ctx.to_dict()
+    assert listed["event_classes"] == {
+        "test_snapshot_guarantees.Aside": "test_snapshot_guarantees:Aside"
+    }
+    # The serializer given to to_dict knows it: nothing to list.
+    data = json.loads(json.dumps(handler.ctx.to_dict(serializer)))
+    assert "event_classes" not in data
+    restored = Context.from_dict(workflow, data, serializer)
+    assert restored.to_dict(serializer)["stream"] == data["stream"]

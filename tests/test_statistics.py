@@ -174,3 +174,34 @@ async def test_a_snapshot_without_statistics_loads_with_zero_counters() -> None:
 async def test_a_new_context_has_zero_counters_and_is_not_finished() -> None:
     stats = Context(Chain()).statistics()
     assert stats == RunStatistics()
+
+
+@pytest.mark.parametrize(
+    "counters",
+    [
+        pytest.param(
+            {"step_runs": {}, "events": {"StartEvent": 1}, "failed_step": None}, id="events"
+        ),
+        pytest.param({"step_runs": {}, "events": {}, "failed_step": "ask"}, id="failed step"),
+    ],
+)
+async def test_counters_without_step_runs_are_kept_when_frozen_again(
+    counters: dict[str, Any],
+) -> None:
+    # Only counters that are all zero are left out of a snapshot.
+    workflow = Waiting()
+    handler = workflow.run()
+    with anyio.fail_after(5):
+        await handler.stream_events().__anext__()
+    data = json_round_trip(handler.ctx.to_dict())
+    await handler.cancel_run()
+    data["statistics"] = counters
+
+    restored = Context.from_dict(workflow, data)
+    assert restored.to_dict()["statistics"] == counters
+    stats = restored.statistics()
+    assert (stats.step_runs, stats.events, stats.failed_step) == (
+        {},
+        counters["events"],
+        counters["failed_step"],
+    )
