@@ -48,7 +48,9 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
 - a prompt still unread at the snapshot is matched to its own open waiter, past a waiter
   without a prompt or one already answered, and is not streamed again after the restore;
 - an event class the serializer given to ``to_dict`` registered is not listed in the
-  snapshot's ``event_classes``; with the workflow's own serializer, it is.
+  snapshot's ``event_classes``; with the workflow's own serializer, it is;
+- a class registered after ``to_dict`` refused it is stored by the next ``to_dict``, also
+  in a run that uses event classes outside the registry.
 """
 
 from __future__ import annotations
@@ -1131,3 +1133,34 @@ async def test_an_event_class_the_given_serializer_registered_is_not_listed_in_t
     assert "event_classes" not in data
     restored = Context.from_dict(workflow, data, serializer)
     assert restored.to_dict(serializer)["stream"] == data["stream"]
+
+
+@attrs.define
+class Spot:
+    x: int
+
+
+class StreamsAsideKeepsSpot(Workflow):
+    """Streams an Aside (an event class outside the registry), stores a Spot; then stops."""
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        ctx.write_event_to_stream(Aside(n=1))
+        await ctx.store.set("spot", Spot(x=1))
+        return StopEvent(result="done")
+
+
+async def test_a_class_registered_after_a_refused_to_dict_is_stored_by_the_next() -> None:
+    workflow = StreamsAsideKeepsSpot()
+    handler = workflow.run()
+    assert await handler == "done"
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    assert caught.value.path == "$.store.spot"
+
+    workflow.serializer.register_type(Spot)
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    assert data["store"]["spot"]["value"] == {"x": 1}
+    assert list(data["event_classes"]) == ["test_snapshot_guarantees.Aside"]
+    restored = Context.from_dict(workflow, data)
+    assert await restored.store.get("spot") == Spot(x=1)
