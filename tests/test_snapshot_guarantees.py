@@ -50,7 +50,8 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
 - an event class the serializer given to ``to_dict`` registered is not listed in the
   snapshot's ``event_classes``; with the workflow's own serializer, it is;
 - a class registered after ``to_dict`` refused it is stored by the next ``to_dict``, also
-  in a run that uses event classes outside the registry.
+  in a run that uses event classes outside the registry; runs of one workflow that use
+  different such classes each freeze and restore with their own.
 """
 
 from __future__ import annotations
@@ -1164,3 +1165,31 @@ async def test_a_class_registered_after_a_refused_to_dict_is_stored_by_the_next(
     assert list(data["event_classes"]) == ["test_snapshot_guarantees.Aside"]
     restored = Context.from_dict(workflow, data)
     assert await restored.store.get("spot") == Spot(x=1)
+
+
+class Remark(Event):
+    text: str
+
+
+class StreamsWhatItIsTold(Workflow):
+    """Streams an Aside or a Remark (``kind``), event classes outside the registry."""
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        ctx.write_event_to_stream(Aside(n=1) if ev.get("kind") == "aside" else Remark(text="r"))
+        return StopEvent(result="done")
+
+
+async def test_runs_of_one_workflow_with_other_event_classes_outside_the_registry_each_freeze() -> (
+    None
+):
+    workflow = StreamsWhatItIsTold()
+    for kind, name in (("aside", "Aside"), ("remark", "Remark"), ("aside", "Aside")):
+        handler = workflow.run(kind=kind)
+        assert await handler == "done"
+        data = json.loads(json.dumps(handler.ctx.to_dict()))
+        assert data["event_classes"] == {
+            f"test_snapshot_guarantees.{name}": f"test_snapshot_guarantees:{name}"
+        }
+        restored = Context.from_dict(workflow, data)
+        assert restored.to_dict()["stream"] == data["stream"]
