@@ -51,7 +51,8 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
   snapshot's ``event_classes``; with the workflow's own serializer, it is;
 - a class registered after ``to_dict`` refused it is stored by the next ``to_dict``, also
   in a run that uses event classes outside the registry; runs of one workflow that use
-  different such classes each freeze and restore with their own.
+  different such classes each freeze and restore with their own, and with the hooks the
+  user registered on ``serializer.converter``.
 """
 
 from __future__ import annotations
@@ -1193,3 +1194,31 @@ async def test_runs_of_one_workflow_with_other_event_classes_outside_the_registr
         }
         restored = Context.from_dict(workflow, data)
         assert restored.to_dict()["stream"] == data["stream"]
+
+
+class HookedAsideWorkflow(Workflow):
+    """Stores a Located (its Point has hooks by predicate) and streams an Aside."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=30)
+        self.serializer.register_type(Located)
+        converter = self.serializer.converter
+        converter.register_unstructure_hook_func(lambda t: t is Point, lambda p: f"{p.x},{p.y}")
+        converter.register_structure_hook_func(lambda t: t is Point, _structure_point)
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        ctx.write_event_to_stream(Aside(n=1))
+        await ctx.store.set("located", Located(where=Point(1, 2)))
+        return StopEvent(result="done")
+
+
+async def test_the_user_s_hooks_serve_a_run_with_event_classes_outside_the_registry() -> None:
+    handler = HookedAsideWorkflow().run()
+    assert await handler == "done"
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    assert list(data["event_classes"]) == ["test_snapshot_guarantees.Aside"]
+    assert data["store"]["located"]["value"] == {"$type": "Located", "where": "1,2", "_data": {}}
+
+    restored = Context.from_dict(HookedAsideWorkflow(), data)
+    assert await restored.store.get("located") == Located(where=Point(1, 2))
