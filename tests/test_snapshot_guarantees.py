@@ -52,7 +52,8 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
 - a class registered after ``to_dict`` refused it is stored by the next ``to_dict``, also
   in a run that uses event classes outside the registry; runs of one workflow that use
   different such classes each freeze and restore with their own, and with the hooks the
-  user registered on ``serializer.converter``.
+  user registered on ``serializer.converter``; more such sets than the converters a
+  workflow keeps (8) are no error.
 """
 
 from __future__ import annotations
@@ -1222,3 +1223,46 @@ async def test_the_user_s_hooks_serve_a_run_with_event_classes_outside_the_regis
 
     restored = Context.from_dict(HookedAsideWorkflow(), data)
     assert await restored.store.get("located") == Located(where=Point(1, 2))
+
+
+class Memo(Event):
+    pass
+
+
+class Footnote(Event):
+    pass
+
+
+ASIDES: dict[str, Callable[[], Event]] = {
+    "Aside": lambda: Aside(n=1),
+    "Remark": lambda: Remark(text="r"),
+    "Memo": Memo,
+    "Footnote": Footnote,
+}
+
+
+class StreamsTheNamed(Workflow):
+    """Streams one event of each class named in ``names``, all outside the registry."""
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        for name in ev.get("names"):
+            ctx.write_event_to_stream(ASIDES[name]())
+        return StopEvent(result="done")
+
+
+async def test_a_workflow_freezes_runs_with_many_sets_of_event_classes_outside_the_registry() -> (
+    None
+):
+    # More sets than the converters a workflow keeps (8): the oldest is dropped, not an error.
+    workflow = StreamsTheNamed()
+    sets = [[name] for name in ASIDES] + [["Aside", other] for other in list(ASIDES)[1:]]
+    sets += [["Remark", "Memo"], ["Memo", "Footnote"], list(ASIDES), ["Aside"]]
+    for names in sets:
+        handler = workflow.run(names=names)
+        assert await handler == "done"
+        data = json.loads(json.dumps(handler.ctx.to_dict()))
+        listed = {f"test_snapshot_guarantees.{n}": f"test_snapshot_guarantees:{n}" for n in names}
+        assert data["event_classes"] == listed
+        restored = Context.from_dict(workflow, data)
+        assert restored.to_dict()["stream"] == data["stream"]
