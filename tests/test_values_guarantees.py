@@ -1,0 +1,255 @@
+"""What a snapshot promises about values typed ``Any`` (store entries, extra event fields).
+
+The guarantees this file shows, each on a snapshot written by a real run (on asyncio
+and trio), stored as JSON and changed by hand only where a test says so; every refusal
+is a ContextSerdeError checked by its full message and ``path``:
+
+- a dict of a subclass of ``dict`` (an ``OrderedDict``, a ``defaultdict``) is stored as
+  a dict: as a plain object when its keys are strings, as ``pairs`` otherwise;
+- a tagged value without a ``value`` key, data that is no JSON value, a malformed
+  built-in value (a date, base64 bytes) and a tag nobody registered are refused saying
+  which, at the path of the value;
+- a registered attrs class read from something other than an object is refused in the
+  words cattrs uses ("Invalid value for type, expected Point");
+- the path into nested lists, dicts, pairs and tagged values names each index, key and
+  ``value`` on the way.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+from typing import Any
+
+import attrs
+import pytest
+
+from flowkit import Context, Workflow, step
+from flowkit.context import JsonSerializer, PickleSerializer
+from flowkit.errors import ContextSerdeError
+from flowkit.events import StartEvent, StopEvent
+
+DAMAGED = "The snapshot was changed after ctx.to_dict() wrote it; restore an unchanged copy."
+
+
+@attrs.define
+class Point:
+    x: int
+    y: int
+
+
+class StoreWorkflow(Workflow):
+    """Sets each of ``values`` in the store, then stops."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__()
+        self.values = values
+        self.serializer.register_type(Point)
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        for key, value in self.values.items():
+            await ctx.store.set(key, value)
+        return StopEvent(result="done")
+
+
+async def stored(values: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot of a finished StoreWorkflow run that stored ``values``, through JSON."""
+    handler = StoreWorkflow(values).run()
+    assert await handler == "done"
+    loaded: dict[str, Any] = json.loads(json.dumps(handler.ctx.to_dict()))
+    return loaded
+
+
+async def restored_store(data: dict[str, Any]) -> dict[str, Any]:
+    """The store ``data`` restores to."""
+    ctx = Context.from_dict(StoreWorkflow({}), data)
+    return {key: await ctx.store.get(key) for key in data["store"]}
+
+
+def refusal(data: dict[str, Any]) -> ContextSerdeError:
+    """The ContextSerdeError ``Context.from_dict`` raises for ``data``."""
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(StoreWorkflow({}), data)
+    return caught.value
+
+
+async def test_dicts_of_dict_subclasses_are_stored_as_dicts() -> None:
+    ordered = collections.OrderedDict([("b", 1), ("a", (2, 3))])
+    counts: collections.defaultdict[int, int] = collections.defaultdict(int, {1: 2})
+    data = await stored({"ordered": ordered, "counts": counts})
+    assert data["store"]["ordered"] == {"b": 1, "a": {"$type": "tuple", "value": [2, 3]}}
+    assert data["store"]["counts"] == {"$type": "pairs", "value": [[1, 2]]}
+    store = await restored_store(data)
+    assert store == {"ordered": {"b": 1, "a": (2, 3)}, "counts": {1: 2}}
+
+
+UNREGISTERED = (
+    "Values of other classes are restored only if registered; call "
+    "serializer.register_type({tag}) on the workflow's serializer."
+)
+BAD_DATE = {"$type": "date", "value": "x"}
+NESTED = [1, {"k": {"$type": "pairs", "value": [[1, {"$type": "tuple", "value": [BAD_DATE]}]]}}]
+STORE_REFUSALS: dict[str, tuple[Any, str, str, str]] = {
+    # name: (the stored value, reason, path, advice)
+    "no value key": (
+        {"$type": "tuple"},
+        "Tagged value 'tuple' has no 'value' key.",
+        "$.store['x']",
+        DAMAGED,
+    ),
+    "malformed date": (
+        {"$type": "date", "value": "yesterday"},
+        "Malformed 'date' value: Invalid isoformat string: 'yesterday'.",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "bytes that are not base64": (
+        {"$type": "bytes", "value": "@@@"},
+        "Malformed 'bytes' value: Only base64 data is allowed.",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "bytes from a number": (
+        {"$type": "bytes", "value": 5},
+        "Malformed 'bytes' value: 'int' object has no attribute 'encode'.",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "timedelta from a string": (
+        {"$type": "timedelta", "value": "x"},
+        "Malformed 'timedelta' value: unsupported type for timedelta seconds component: str.",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "pairs of one": (
+        {"$type": "pairs", "value": [[1]]},
+        "Malformed 'pairs' value: dictionary update sequence element #0 has length 1; "
+        "2 is required.",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "tuple from a number": (
+        {"$type": "tuple", "value": 5},
+        "Malformed 'tuple' value: 'int' object is not iterable.",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "dict from a list": (
+        {"$type": "dict", "value": [1]},
+        "Malformed 'dict' value: 'list' object has no attribute 'items'.",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "event from a number": (
+        {"$type": "event", "value": 1},
+        "An event must be an object, found number",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "unregistered tag": (
+        {"$type": "Nope", "value": 1},
+        "Unknown value tag 'Nope'",
+        "$.store['x']",
+        UNREGISTERED.format(tag="Nope"),
+    ),
+    "tag that is no string": (
+        {"$type": 5, "value": 1},
+        "Unknown value tag 5",
+        "$.store['x']",
+        UNREGISTERED.format(tag=5),
+    ),
+    "registered class from a list": (
+        {"$type": "Point", "value": [1, 2]},
+        "Invalid value for type, expected Point",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "registered class with a bad field": (
+        {"$type": "Point", "value": {"x": "a", "y": 1}},
+        "Expected an integer, found string 'a'",
+        "$.store['x'].value.x",
+        DAMAGED,
+    ),
+    "pickle without its serializer": (
+        {"$type": "pickle", "value": "AAAA"},
+        "Tagged value 'pickle' needs the serializer that wrote it (a PickleSerializer wrote "
+        "this one); pass it to Context.from_dict(serializer=...).",
+        "$.store['x']",
+        DAMAGED,
+    ),
+    "deep in lists, dicts, pairs and tuples": (
+        NESTED,
+        "Malformed 'date' value: Invalid isoformat string: 'x'.",
+        "$.store['x'][1]['k'].value[0][1].value[0].value",
+        DAMAGED,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(STORE_REFUSALS))
+async def test_a_bad_store_value_is_refused_saying_what_is_wrong_at_its_path(case: str) -> None:
+    value, reason, path, advice = STORE_REFUSALS[case]
+    data = await stored({"x": 1})
+    data["store"]["x"] = value
+    error = refusal(data)
+    assert (error.reason, error.path, error.advice) == (reason, path, advice)
+
+
+async def test_store_data_that_is_no_json_value_is_refused_naming_its_type() -> None:
+    data = await stored({"x": 1})
+    data["store"]["x"] = [(1, 2)]
+    error = refusal(data)
+    assert (error.reason, error.path, error.advice) == (
+        "Expected JSON data, found a value of type tuple.",
+        "$.store['x'][0]",
+        DAMAGED,
+    )
+
+
+async def test_values_are_stored_under_the_tag_of_their_kind() -> None:
+    lookalike = {"$type": "date", "value": 3}
+    data = await stored({"lookalike": lookalike, "s": {3}, "f": frozenset({"a"}), "p": Point(1, 2)})
+    assert data["store"] == {
+        "lookalike": {"$type": "dict", "value": lookalike},
+        "s": {"$type": "set", "value": [3]},
+        "f": {"$type": "frozenset", "value": ["a"]},
+        "p": {"$type": "Point", "value": {"x": 1, "y": 2}},
+    }
+    store = await restored_store(data)
+    assert store == {"lookalike": lookalike, "s": {3}, "f": frozenset({"a"}), "p": Point(1, 2)}
+    assert type(store["f"]) is frozenset
+
+
+UNSTORABLE_ADVICE = (
+    "Store JSON data, register the class with serializer.register_type(), or give it hooks "
+    "on serializer.converter."
+)
+
+
+@pytest.mark.parametrize(
+    "serializer", [JsonSerializer(), PickleSerializer()], ids=["json", "pickle"]
+)
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        (threading.Lock(), "$.store.x"),
+        ({"a": [threading.Lock()]}, "$.store.x.a[0]"),
+        ({1: threading.Lock()}, "$.store.x[1]"),
+    ],
+    ids=["itself", "in a list in a dict", "under an int key"],
+)
+async def test_to_dict_refuses_a_value_it_cannot_store_naming_its_type_at_its_path(
+    serializer: JsonSerializer, value: Any, path: str
+) -> None:
+    handler = StoreWorkflow({"x": value}).run()
+    assert await handler == "done"
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict(serializer)
+    error = caught.value
+    assert (error.reason, error.path, error.advice) == (
+        "Cannot freeze the context: Value of type lock is not JSON-serializable",
+        path,
+        UNSTORABLE_ADVICE,
+    )
