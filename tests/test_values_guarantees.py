@@ -28,7 +28,7 @@ import pytest
 from flowkit import Context, Workflow, step
 from flowkit.context import JsonSerializer, PickleSerializer
 from flowkit.errors import ContextSerdeError
-from flowkit.events import StartEvent, StopEvent
+from flowkit.events import Event, StartEvent, StopEvent
 
 DAMAGED = "The snapshot was changed after ctx.to_dict() wrote it; restore an unchanged copy."
 
@@ -252,4 +252,61 @@ async def test_to_dict_refuses_a_value_it_cannot_store_naming_its_type_at_its_pa
         "Cannot freeze the context: Value of type lock is not JSON-serializable",
         path,
         UNSTORABLE_ADVICE,
+    )
+
+
+class Inner:
+    """Holds a second class named Point."""
+
+    @attrs.define
+    class Point:
+        z: int
+
+
+class Note(Event):
+    text: str
+
+
+class ClashWorkflow(StoreWorkflow):
+    """Registers a second Point, and an event class (twice) that no step names."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.serializer.register_type(Inner.Point)
+        self.serializer.register_type(Note)
+        self.serializer.register_type(Note)
+
+
+async def test_classes_that_share_a_name_are_tagged_by_module_and_qualified_name() -> None:
+    handler = ClashWorkflow({"a": Point(1, 2), "b": Inner.Point(3), "n": Note(text="t")}).run()
+    assert await handler == "done"
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    assert data["store"] == {
+        "a": {"$type": "test_values_guarantees.Point", "value": {"x": 1, "y": 2}},
+        "b": {"$type": "test_values_guarantees.Inner.Point", "value": {"z": 3}},
+        "n": {"$type": "event", "value": {"$type": "Note", "_data": {}, "text": "t"}},
+    }
+    assert "event_classes" not in data
+    ctx = Context.from_dict(ClashWorkflow({}), data)
+    assert [await ctx.store.get(key) for key in "abn"] == [
+        Point(1, 2),
+        Inner.Point(3),
+        Note(text="t"),
+    ]
+
+
+async def test_an_unknown_event_tag_is_refused_saying_how_to_make_it_known() -> None:
+    handler = ClashWorkflow({"n": Note(text="t")}).run()
+    assert await handler == "done"
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    data["store"]["n"]["value"]["$type"] = "Nope"
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(ClashWorkflow({}), data)
+    error = caught.value
+    assert (error.reason, error.path, error.advice) == (
+        "Unknown event tag 'Nope'",
+        "$.store['n'].value",
+        "Event classes are restored only if one of the workflow's steps accepts or returns "
+        "them; add Nope to a step signature, or register it with "
+        "workflow.serializer.register_type(Nope).",
     )
