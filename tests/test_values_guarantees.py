@@ -310,3 +310,70 @@ async def test_an_unknown_event_tag_is_refused_saying_how_to_make_it_known() -> 
         "them; add Nope to a step signature, or register it with "
         "workflow.serializer.register_type(Nope).",
     )
+
+
+class Money:
+    """A plain class: users give it hooks on ``serializer.converter``."""
+
+    def __init__(self, cents: int) -> None:
+        self.cents = cents
+
+
+class MoneyWorkflow(StoreWorkflow):
+    """Registers Money with an unstructure hook, but no structure hook."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.serializer.register_type(Money)
+        self.serializer.converter.register_unstructure_hook(Money, lambda money: money.cents)
+
+
+async def test_a_registered_plain_class_without_a_structure_hook_is_refused_on_restore() -> None:
+    handler = MoneyWorkflow({"m": Money(5)}).run()
+    assert await handler == "done"
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    assert data["store"] == {"m": {"$type": "Money", "value": 5}}
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(MoneyWorkflow({}), data)
+    error = caught.value
+    assert (error.reason, error.path, error.advice) == (
+        f"Cannot restore a value of type {Money!r}: it has no structure hook",
+        "$.store['m'].value",
+        "Register one on serializer.converter.",
+    )
+
+
+class Stray(Event):
+    """An event class no step names and nobody registers."""
+
+    n: int
+
+
+@attrs.define
+class Box:
+    event: Event
+
+
+class BoxWorkflow(StoreWorkflow):
+    """Registers Box, whose field holds any event."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.serializer.register_type(Box)
+
+
+async def test_an_event_of_an_unknown_class_inside_a_stored_value_is_refused_naming_it() -> None:
+    handler = BoxWorkflow({"b": Box(Stray(n=1))}).run()
+    assert await handler == "done"
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    error = caught.value
+    assert (error.reason, error.path, error.advice) == (
+        "Cannot freeze the context: Event class Stray is not known to the workflow: only the "
+        "event classes its steps accept or return, those registered, and those that entered "
+        "the run through its context (sent, waited for, prompts, streamed) can be stored. "
+        "Name Stray in a step signature, or register it with "
+        "workflow.serializer.register_type(Stray)",
+        "$.store.b.event",
+        UNSTORABLE_ADVICE,
+    )
