@@ -11,6 +11,13 @@ is a ContextSerdeError checked by its full message and ``path``:
   which, at the path of the value;
 - a registered attrs class read from something other than an object is refused in the
   words cattrs uses ("Invalid value for type, expected Point");
+- a tag that is no string (a number, a list) is an unknown tag, never a TypeError;
+- a registered plain class without a structure hook is refused on restore, saying so;
+- an event of a class nobody registered, inside a registered value, is refused by
+  ``to_dict`` naming the class and how to make it known;
+- classes that share a name are tagged by module and qualified name;
+- to_dict refuses a value it cannot store (with the JSON or the pickle serializer)
+  naming its type at its path;
 - the path into nested lists, dicts, pairs and tagged values names each index, key and
   ``value`` on the way.
 """
@@ -159,6 +166,12 @@ STORE_REFUSALS: dict[str, tuple[Any, str, str, str]] = {
         "Unknown value tag 5",
         "$.store['x']",
         UNREGISTERED.format(tag=5),
+    ),
+    "tag that is a list": (
+        {"$type": [1], "value": 1},
+        "Unknown value tag [1]",
+        "$.store['x']",
+        UNREGISTERED.format(tag=[1]),
     ),
     "registered class from a list": (
         {"$type": "Point", "value": [1, 2]},
