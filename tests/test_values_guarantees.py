@@ -390,3 +390,15 @@ async def test_an_event_of_an_unknown_class_inside_a_stored_value_is_refused_nam
         "$.store.b.event",
         UNSTORABLE_ADVICE,
     )
+
+
+@pytest.mark.parametrize("tag", [[1], 5, None], ids=["list", "number", "null"])
+async def test_an_event_tag_that_is_no_string_is_an_unknown_tag(tag: Any) -> None:
+    handler = ClashWorkflow({"n": Note(text="t")}).run()
+    assert await handler == "done"
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    data["store"]["n"]["value"]["$type"] = tag
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(ClashWorkflow({}), data)
+    error = caught.value
+    assert (error.reason, error.path) == (f"Unknown event tag {tag!r}", "$.store['n'].value")
