@@ -402,3 +402,12 @@ async def test_an_event_tag_that_is_no_string_is_an_unknown_tag(tag: Any) -> Non
         Context.from_dict(ClashWorkflow({}), data)
     error = caught.value
     assert (error.reason, error.path) == (f"Unknown event tag {tag!r}", "$.store['n'].value")
+    # The error keeps the tag and its kind as attributes (UnknownTagError is not public).
+    assert (vars(error)["tag"], vars(error)["kind"]) == (tag, "event")
+
+
+async def test_an_unknown_value_tag_is_an_unknown_tag_error_naming_tag_and_kind() -> None:
+    data = await stored({"x": 1})
+    data["store"]["x"] = {"$type": "Nope", "value": 1}
+    error = refusal(data)
+    assert (vars(error)["tag"], vars(error)["kind"]) == ("Nope", "value")
