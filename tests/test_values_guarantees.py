@@ -19,18 +19,27 @@ is a ContextSerdeError checked by its full message and ``path``:
 - to_dict refuses a value it cannot store (with the JSON or the pickle serializer)
   naming its type at its path;
 - the path into nested lists, dicts, pairs and tagged values names each index, key and
-  ``value`` on the way.
+  ``value`` on the way;
+- a value may nest 256 containers of any kinds (a store entry 255: the store is the first
+  level): to_dict refuses one more level as nested
+  too deeply, and whatever it writes from_dict reads back, even called far down a stack;
+  a snapshot edited to nest one level more is refused as too deep.
 """
 
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flowkit import Context, Workflow, step
 from flowkit.context import JsonSerializer, PickleSerializer
@@ -411,3 +420,102 @@ async def test_an_unknown_value_tag_is_an_unknown_tag_error_naming_tag_and_kind(
     data["store"]["x"] = {"$type": "Nope", "value": 1}
     error = refusal(data)
     assert (vars(error)["tag"], vars(error)["kind"]) == ("Nope", "value")
+
+
+# -- how deep a value may nest ---------------------------------------------------------
+
+NESTING_LIMIT = 256  # docs/pausing-and-resuming.md: a value may nest 256 containers
+STORE_ENTRY_LIMIT = NESTING_LIMIT - 1  # the store's own dict counts as the first
+TOO_DEEP = "The snapshot is nested too deeply to restore"
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+# Each wraps a value in one more container; the set kinds (and the dict key) only where the
+# value inside is hashable, else a tuple (also one level).
+WRAPS: dict[str, Any] = {
+    "list": lambda v: [v],
+    "dict": lambda v: {"k": v},
+    "dict with a $type key": lambda v: {"$type": "x", "k": v},
+    "pairs": lambda v: {1: v},
+    "key of pairs": lambda v: {v: 1} if _hashable(v) else (v,),
+    "tuple": lambda v: (v,),
+    "set": lambda v: {v} if _hashable(v) else (v,),
+    "frozenset": lambda v: frozenset([v]) if _hashable(v) else (v,),
+}
+LEAVES: dict[str, tuple[Any, int]] = {
+    # name: (the innermost value, the levels it counts: a datetime is a tagged value)
+    "number": (7, 0),
+    "datetime": (dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.timezone.utc), 1),
+}
+
+
+def _nest(pattern: list[str], depth: int, leaf: Any) -> Any:
+    value = leaf
+    for level in range(depth):
+        value = WRAPS[pattern[level % len(pattern)]](value)
+    return value
+
+
+def _at_stack_depth(frames: int, call: Callable[[], Any]) -> Any:
+    """``call()``, made ``frames`` calls further down the stack."""
+    if frames == 0:
+        return call()
+    return _at_stack_depth(frames - 1, call)
+
+
+@given(
+    st.lists(st.sampled_from(sorted(WRAPS)), min_size=1, max_size=5),
+    st.integers(STORE_ENTRY_LIMIT - 3, STORE_ENTRY_LIMIT + 2),
+    st.sampled_from(sorted(LEAVES)),
+    st.sampled_from(["asyncio", "trio"]),
+)
+def test_what_to_dict_writes_from_dict_reads_at_any_depth_up_to_the_limit(
+    pattern: list[str], depth: int, leaf_name: str, backend: str
+) -> None:
+    leaf, leaf_levels = LEAVES[leaf_name]
+    value = _nest(pattern, depth, leaf)
+
+    async def finished() -> Context[Any]:
+        handler = StoreWorkflow({"deep": value}).run()
+        assert await handler == "done"
+        return handler.ctx
+
+    ctx = anyio.run(finished, backend=backend)
+    if depth + leaf_levels > STORE_ENTRY_LIMIT:
+        with pytest.raises(ContextSerdeError) as caught:
+            ctx.to_dict()
+        assert caught.value.reason == "Cannot freeze the context: a value is nested too deeply"
+        assert caught.value.path is not None
+        assert caught.value.path.startswith("$.store.deep")
+        return
+
+    data = json.loads(json.dumps(ctx.to_dict()))
+    # Restored 250 calls further down the stack than this test: the limit leaves room.
+    restored = _at_stack_depth(250, lambda: Context.from_dict(StoreWorkflow({}), data))
+
+    async def read() -> Any:
+        return await restored.store.get("deep")
+
+    assert anyio.run(read, backend=backend) == value
+
+
+@pytest.mark.parametrize("wrap", ["list", "tuple"])
+async def test_a_snapshot_one_level_past_the_limit_is_refused_as_too_deep(wrap: str) -> None:
+    data = await stored({"deep": _nest(["list"], STORE_ENTRY_LIMIT, 7)})
+    assert await restored_store(data) == {"deep": _nest(["list"], STORE_ENTRY_LIMIT, 7)}
+
+    innermost = data["store"]["deep"]
+    for _ in range(STORE_ENTRY_LIMIT - 1):
+        innermost = innermost[0]
+    assert innermost == [7]
+    innermost[0] = [7] if wrap == "list" else {"$type": "tuple", "value": [7]}
+    error = refusal(data)
+    path = ("$.store['deep']" + "[0]" * 20)[:45] + "..."
+    assert (error.reason, error.path, error.advice) == (TOO_DEEP, path, None)

@@ -14,6 +14,11 @@ A typed field is converted by its type; a value typed ``Any`` carries its type w
   ``model_validate``, its class found by tag in the registry;
 - anything else goes to the serializer's ``encode_unknown`` (the JSON serializer
   refuses it; the pickle serializer pickles it).
+
+Containers may nest ``MAX_NESTING`` deep in one value. Encoding and decoding count the
+levels alike and refuse one more with ``NestedTooDeeply`` (a ``RecursionError``, which the
+snapshot code reports as data nested too deeply), so whatever ``encode`` writes, ``decode``
+reads back, whatever the depth of the stack each is called from.
 """
 
 from __future__ import annotations
@@ -50,6 +55,13 @@ class Registry(Protocol):
 
 _NATIVE = (str, int, float, bool, type(None))
 TAG = "$type"
+MAX_NESTING = 256
+"""How many containers (lists, dicts, tuples, sets, tagged values) may nest in one value.
+
+Each level costs ``encode`` and ``decode`` two stack frames, so a value at the limit takes
+about 512 of Python's default 1,000, leaving room for whatever called ``to_dict`` or
+``from_dict``.
+"""
 
 ENCODERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
     dt.datetime: ("datetime", lambda v: v.isoformat()),
@@ -69,6 +81,13 @@ DECODERS: dict[str, Callable[[Any], Any]] = {
     "decimal": Decimal,
     "bytes": lambda v: base64.b64decode(v.encode("ascii"), validate=True),
 }
+
+
+class NestedTooDeeply(RecursionError):
+    """A value nests containers deeper than ``MAX_NESTING``."""
+
+    def __init__(self) -> None:
+        super().__init__(f"A value nests containers more than {MAX_NESTING} deep")
 
 
 class UnstorableValueError(ContextSerdeError):
@@ -115,29 +134,33 @@ class ValueCodec:
         self.encode_unknown = encode_unknown
         self.decode_unknown = decode_unknown
 
-    def encode(self, value: Any) -> Any:
-        """Plain JSON-safe data for ``value``.
+    def encode(self, value: Any, depth: int = 0) -> Any:
+        """Plain JSON-safe data for ``value``, found inside ``depth`` containers.
 
         Raises:
             ContextSerdeError: The value's type cannot be stored.
+            NestedTooDeeply: It nests containers deeper than ``MAX_NESTING``.
         """
         kind = type(value)
         if kind in _NATIVE:
             return value
+        if depth >= MAX_NESTING:
+            raise NestedTooDeeply
+        inner = depth + 1
         if kind is list:
-            return [self.encode(item) for item in value]
+            return [self.encode(item, inner) for item in value]
         if kind is dict or isinstance(value, dict):
             if all(type(key) is str for key in value):
-                encoded = {key: self.encode(item) for key, item in value.items()}
+                encoded = {key: self.encode(item, inner) for key, item in value.items()}
                 return {TAG: "dict", "value": encoded} if TAG in value else encoded
             return {
                 TAG: "pairs",
-                "value": [[self.encode(k), self.encode(v)] for k, v in value.items()],
+                "value": [[self.encode(k, inner), self.encode(v, inner)] for k, v in value.items()],
             }
         if kind is tuple:
-            return {TAG: "tuple", "value": [self.encode(item) for item in value]}
+            return {TAG: "tuple", "value": [self.encode(item, inner) for item in value]}
         if kind is set or kind is frozenset:
-            return {TAG: kind.__name__, "value": [self.encode(item) for item in value]}
+            return {TAG: kind.__name__, "value": [self.encode(item, inner) for item in value]}
         known = ENCODERS.get(kind)
         if known is not None:
             return {TAG: known[0], "value": known[1](value)}
@@ -155,44 +178,86 @@ class ValueCodec:
         except ContextSerdeError:
             raise UnstorableValueError(kind) from None
 
-    def decode(self, data: Any) -> Any:
-        """The value ``data`` was encoded from.
+    def decode(self, data: Any, depth: int = 0) -> Any:
+        """The value ``data`` was encoded from, found inside ``depth`` containers.
 
         Raises:
             ContextSerdeError: ``data`` names an unknown tag or holds a malformed value.
             cattrs.BaseValidationError: The same, found inside a list, a dict or a tagged
                 value: its notes name the index, key or ``value`` on the way to it, as
                 cattrs' own errors do (``restore.located`` reads them into a path).
+            NestedTooDeeply: It nests containers deeper than ``MAX_NESTING``.
         """
         kind = type(data)
         if kind in _NATIVE:
             return data
+        if depth >= MAX_NESTING:
+            raise NestedTooDeeply
+        inner = depth + 1
         if kind is list:
-            return self._decode_items(data)
+            return self._decode_items(data, inner)
         if kind is not dict:
             raise ContextSerdeError(f"Expected JSON data, found a value of type {kind.__name__}.")
         tag = data.get(TAG)
         if tag is None:
-            return self._decode_entries(data)
+            return self._decode_entries(data, inner)
+        if type(tag) is str and tag in _CONTAINERS and "value" in data:
+            # Here, not in _decode_tagged: two stack frames a level, as encode() takes.
+            try:
+                if tag == "pairs":
+                    return self._decode_pairs(data["value"], inner)
+                if tag == "dict":
+                    return self._decode_entries(data["value"], inner)
+                return _CONTAINERS[tag](self._decode_items(data["value"], inner))
+            except (TypeError, ValueError, AttributeError) as exc:
+                malformed = ContextSerdeError(f"Malformed {tag!r} value: {exc}.")
+                raise _in_value(malformed, None) from None
+            except Exception as exc:
+                raise _in_value(exc, None) from None
         return self._decode_tagged(tag, data)
 
-    def _decode_items(self, items: Any) -> list[Any]:
+    def _decode_items(self, items: Any, depth: int) -> list[Any]:
         decoded = []
         for index, item in enumerate(items):
             try:
-                decoded.append(self.decode(item))
+                decoded.append(self.decode(item, depth))
             except Exception as exc:
                 raise _in_item(exc, index) from None
         return decoded
 
-    def _decode_entries(self, entries: dict[str, Any]) -> dict[str, Any]:
+    def _decode_entries(self, entries: dict[str, Any], depth: int) -> dict[str, Any]:
         decoded = {}
         for key, item in entries.items():
             try:
-                decoded[key] = self.decode(item)
+                decoded[key] = self.decode(item, depth)
             except Exception as exc:
                 raise _in_item(exc, key) from None
         return decoded
+
+    def _decode_pairs(self, pairs: Any, depth: int) -> dict[Any, Any]:
+        """A dict with keys other than strings, from its ``[key, value]`` pairs.
+
+        A pair's key and value are one level inside the dict, as ``encode`` counts them.
+        """
+        decoded: list[Any] = []
+        for index, pair in enumerate(pairs):
+            try:
+                if type(pair) is not list or len(pair) != 2:
+                    decoded.append(self.decode(pair, depth))  # dict() below says what is wrong
+                    continue
+                key, value = pair
+                try:
+                    key = self.decode(key, depth)
+                except Exception as exc:
+                    raise _in_item(exc, 0) from None
+                try:
+                    value = self.decode(value, depth)
+                except Exception as exc:
+                    raise _in_item(exc, 1) from None
+                decoded.append((key, value))
+            except Exception as exc:
+                raise _in_item(exc, index) from None
+        return dict(decoded)
 
     def _decode_tagged(self, tag: Any, data: dict[str, Any]) -> Any:
         if "value" not in data:
@@ -213,16 +278,6 @@ class ValueCodec:
 
     def _decode_built_in(self, tag: str, value: Any) -> Any:
         try:
-            if tag == "dict":
-                return self._decode_entries(value)
-            if tag == "pairs":
-                return dict(self._decode_items(value))
-            if tag == "tuple":
-                return tuple(self._decode_items(value))
-            if tag == "set":
-                return set(self._decode_items(value))
-            if tag == "frozenset":
-                return frozenset(self._decode_items(value))
             if tag == "event":
                 return self.converter.structure(value, Event)
             return DECODERS[tag](value)
@@ -232,7 +287,14 @@ class ValueCodec:
             raise ContextSerdeError(f"Malformed {tag!r} value: {exc}.") from None
 
 
-_BUILT_IN_TAGS = frozenset(("dict", "pairs", "tuple", "set", "frozenset", "event", *DECODERS))
+_CONTAINERS: dict[str, Callable[[list[Any]], Any]] = {
+    "tuple": tuple,
+    "set": set,
+    "frozenset": frozenset,
+    "dict": dict,  # decoded by decode() itself, as "pairs" is
+    "pairs": dict,
+}
+_BUILT_IN_TAGS = frozenset(("event", *_CONTAINERS, *DECODERS))
 
 
 def _in_item(exc: Exception, index: int | str) -> cattrs.IterableValidationError:
