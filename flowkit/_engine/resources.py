@@ -59,14 +59,13 @@ class ResourceProblem:
         step: The step whose parameter asks for it.
         parameter: That parameter.
         chain: The resource names from the parameter's resource to the wrong one.
-        file: The config file, for a config resource.
-        message: What is wrong (the field, for a config that does not fit its class).
+        message: What is wrong (a config's errors name its file, and the field for a
+            config that does not fit its class).
     """
 
     step: str
     parameter: str
     chain: tuple[str, ...]
-    file: str | None
     message: str
 
     def __str__(self) -> str:
@@ -114,9 +113,7 @@ def check_resource_configs(
             try:
                 descriptor.load()
             except (OSError, ValueError) as exc:
-                problems.append(
-                    ResourceProblem(step, parameter, chain, descriptor.config_file, str(exc))
-                )
+                problems.append(ResourceProblem(step, parameter, chain, str(exc)))
     return problems
 
 
@@ -137,10 +134,9 @@ async def check_resources(
             try:
                 await manager.resolve_parameters([definition])
             except Exception as exc:
-                file = getattr(definition.resource, "config_file", None)
                 chain = (definition.resource.name,)
                 message = f"{type(exc).__name__}: {exc}"
-                problems.append(ResourceProblem(step, definition.name, chain, file, message))
+                problems.append(ResourceProblem(step, definition.name, chain, message))
     return problems
 
 
