@@ -223,6 +223,73 @@ def test_parameters_with_defaults_and_unannotated_ctx_are_accepted() -> None:
     assert config_of(Fine.start).context_parameter == "ctx"
 
 
+class Seen(Event):
+    """What a step saw: its event's class, whether it got the run's ctx, and ``extra``."""
+
+    event: str
+    ctx: bool
+    extra: int
+
+
+class PositionalOnly(Workflow):
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any], /) -> StopEvent:
+        return StopEvent(result=Seen(event=type(ev).__name__, ctx=ctx is not None, extra=0))
+
+
+class KeywordOnly(Workflow):
+    @step
+    async def start(self, *, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        return StopEvent(result=Seen(event=type(ev).__name__, ctx=ctx is not None, extra=0))
+
+
+class DefaultBeforeCtx(Workflow):
+    @step
+    async def start(
+        self,
+        ev: StartEvent,
+        extra: int = 7,
+        ctx: Context[Any] = None,  # type: ignore[assignment]
+    ) -> StopEvent:
+        return StopEvent(result=Seen(event=type(ev).__name__, ctx=ctx is not None, extra=extra))
+
+
+class ArgsBeforeCtx(Workflow):
+    @step
+    async def start(self, ev: StartEvent, *args: int, ctx: Context[Any]) -> StopEvent:
+        return StopEvent(result=Seen(event=type(ev).__name__, ctx=ctx is not None, extra=len(args)))
+
+
+@pytest.mark.parametrize(
+    ("workflow", "extra"),
+    [(PositionalOnly, 0), (KeywordOnly, 0), (DefaultBeforeCtx, 7), (ArgsBeforeCtx, 0)],
+    ids=["positional-only", "keyword-only", "a default before ctx", "*args before ctx"],
+)
+async def test_the_event_and_ctx_reach_their_parameters_whatever_their_kind(
+    workflow: type[Workflow], extra: int
+) -> None:
+    # An unannotated ``ctx`` after a parameter with a default once got the ctx in that
+    # parameter's place: the event and ctx went by position, past a parameter left out.
+    assert await workflow().run() == Seen(event="StartEvent", ctx=True, extra=extra)
+
+
+def test_a_positional_only_event_with_keyword_only_ctx_is_refused_saying_to_remove_the_slash() -> (
+    None
+):
+    with pytest.raises(WorkflowValidationError) as caught:
+
+        class Bad(Workflow):
+            @step
+            async def start(self, ev: StartEvent, /, *, ctx: Context[Any]) -> StopEvent:
+                return StopEvent()
+
+    assert str(caught.value) == (
+        "Step 'start' takes 'ev' as a positional-only parameter, but flowkit passes this "
+        "step's parameters by keyword (it has keyword-only parameters, resources, or "
+        "parameters with defaults before the event or ctx). Remove the '/'."
+    )
+
+
 def test_unresolvable_annotation_is_rejected() -> None:
     with pytest.raises(
         WorkflowValidationError, match=r"^Failed to resolve type annotations for "

@@ -72,6 +72,9 @@ def _resolve_hints(func: Callable[..., Any], localns: dict[str, Any] | None) -> 
         ) from None
 
 
+_BY_POSITION = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
 def read_step_signature(
     func: Callable[..., Any],
     *,
@@ -100,13 +103,19 @@ def read_step_signature(
     accepted: tuple[type[Event], ...] = ()
     context_parameter: str | None = None
     context_state_type: type | None = None
+    # The event and ctx parameters in order, if they can be passed by position: each one
+    # positional, with no parameter flowkit leaves out (a default, *args) before one of them.
     positional: list[str] = []
     positional_ok = True
+    skipped = False
+    positional_only: str | None = None  # the first of them with a '/' after it
     for param in inspect.signature(func).parameters.values():
         if param.name == "self":
             continue
         annotation = hints.get(param.name, inspect.Parameter.empty)
-        is_plain = param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        is_plain = param.kind in _BY_POSITION and not skipped
+        if param.kind is inspect.Parameter.POSITIONAL_ONLY and positional_only is None:
+            positional_only = param.name
         if param.name in resource_names:
             if param.kind is inspect.Parameter.POSITIONAL_ONLY:
                 raise WorkflowValidationError(
@@ -137,6 +146,7 @@ def read_step_signature(
             inspect.Parameter.VAR_POSITIONAL,
             inspect.Parameter.VAR_KEYWORD,
         ):
+            skipped = True
             continue
         if param.name == "ctx" and annotation is inspect.Parameter.empty:
             context_parameter = param.name
@@ -157,6 +167,13 @@ def read_step_signature(
         raise WorkflowValidationError(
             "Return types of workflows step functions must be annotated with their type. "
             f"Annotate step '{name}', as in '-> StopEvent' or '-> MyEvent | None'."
+        )
+    if positional_only is not None and (not positional_ok or resources):
+        raise WorkflowValidationError(
+            f"Step '{name}' takes '{positional_only}' as a positional-only parameter, but "
+            "flowkit passes this step's parameters by keyword (it has keyword-only "
+            "parameters, resources, or parameters with defaults before the event or ctx). "
+            "Remove the '/'."
         )
     returns = tuple(_NONE_TYPE if r is None else r for r in _union_members(hints["return"]))
     for ret in returns:
