@@ -46,13 +46,11 @@ class GraphProblem:
         check: The check's name (one of ``GRAPH_CHECKS``).
         message: What is wrong, naming the steps or events.
         hint: What to do about it.
-        steps: The steps involved, if any.
     """
 
     check: str
     message: str
     hint: str
-    steps: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"[{self.check}] {self.message}\n    {self.hint}"
@@ -211,7 +209,6 @@ def graph_problems(
                     "reachability",
                     f"Unreachable steps: {', '.join(unreachable)}",
                     "Steps must be reachable from StartEvent or HumanResponseEvent.",
-                    tuple(unreachable),
                 )
             )
     if "terminal_event" not in skipped:
@@ -243,7 +240,6 @@ def graph_problems(
                     "dead_end",
                     f"Dead-end steps: {', '.join(dead)}",
                     "Steps must have a path to StopEvent or InputRequiredEvent.",
-                    tuple(dead),
                 )
             )
     return problems
