@@ -312,6 +312,41 @@ async def test_wait_for_event_takes_only_an_event_matching_its_requirements() ->
     assert streamed == [InputRequiredEvent(prefix="alice, approve?"), StopEvent(result=result)]
 
 
+class AnonymousApprover(Approver):
+    """Waits for an answer whose ``user`` is None; any other goes to the bystander step."""
+
+    @step
+    async def ask(self, ctx: Context[Any], ev: StartEvent) -> StopEvent:
+        answer = await ctx.wait_for_event(
+            HumanResponseEvent,
+            waiter_event=InputRequiredEvent(prefix="anyone?"),
+            requirements={"user": None},
+        )
+        return StopEvent(result=("user" in answer, answer.response))
+
+    @step
+    async def bystander(self, ev: HumanResponseEvent) -> None:
+        self.bystander_saw.append(ev.get("user", "(no user field)"))
+        self.bystander_called.set()
+
+
+@leak_checked
+async def test_a_requirement_of_none_is_not_met_by_an_event_without_that_field() -> None:
+    workflow = AnonymousApprover()
+    with anyio.fail_after(5):
+        handler = workflow.run()
+        async for event in handler.stream_events():
+            if isinstance(event, InputRequiredEvent):
+                handler.ctx.send_event(HumanResponseEvent(response="no user field"))
+                await workflow.bystander_called.wait()
+                assert not handler.is_done()
+                handler.ctx.send_event(HumanResponseEvent(user=None, response="user is None"))
+        result = await handler
+
+    assert result == (True, "user is None")
+    assert workflow.bystander_saw == ["(no user field)"]
+
+
 class Impatient(Workflow):
     @step
     async def ask(self, ctx: Context[Any], ev: StartEvent) -> StopEvent:
