@@ -3,6 +3,10 @@
 The run records the classes that enter it through the context; a snapshot lists the
 ones the workflow's registry lacks under ``event_classes``, and a fresh instance finds
 them among the loaded Event subclasses. Nothing named in the data is imported.
+
+A class reached twice among them (two Event bases) is found once; a qualified name with
+colons in it round-trips. Refused, by full reason, path and advice: two classes of one
+name in a run (``to_dict``), a listed name two loaded classes have, a malformed entry.
 """
 
 from __future__ import annotations
@@ -214,3 +218,128 @@ async def test_the_base_event_class_streamed_as_is_freezes_and_resumes() -> None
         assert await resumed == "ada"
     # The waiting step runs again from its top after a restore, so it streams "asking" again.
     assert notes == ["asking", "answered"]
+
+
+def refusal(data: dict[str, Any]) -> ContextSerdeError:
+    """The error ``Context.from_dict`` refuses ``data`` with, for an Interview."""
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(Interview(), data)
+    return caught.value
+
+
+def test_a_malformed_entry_is_refused_saying_what_an_entry_maps() -> None:
+    data = Context(Interview()).to_dict()
+    data["event_classes"] = {"test_snapshot_unnamed_classes.Answer": "elsewhere:Answer"}
+    error = refusal(data)
+    assert (error.reason, error.path, error.advice) == (
+        "Malformed event class entry 'test_snapshot_unnamed_classes.Answer': 'elsewhere:Answer'",
+        "$.event_classes.test_snapshot_unnamed_classes.Answer",
+        "Each entry maps 'module.QualName' to 'module:QualName'.",
+    )
+
+
+class Left(Event):
+    pass
+
+
+class Right(Event):
+    pass
+
+
+class Both(Left, Right):
+    """Reached twice among the loaded Event subclasses: through Left and through Right."""
+
+    n: int = 0
+
+
+class Renamed(Event):
+    """A qualified name with colons in it: the first ``:`` of its name ends the module."""
+
+    __qualname__ = "Renamed:Twice:Over"
+    n: int = 0
+
+
+class StreamsOne(Workflow):
+    """Streams the event ``ev.make()`` builds (a class outside the registry); then stops."""
+
+    def __init__(self) -> None:
+        super().__init__(disable_validation=True)
+
+    @step
+    async def start(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        for make in ev.get("makes"):
+            ctx.write_event_to_stream(make())
+        return StopEvent(result="done")
+
+
+async def frozen_after(*makes: Any) -> dict[str, Any]:
+    handler = StreamsOne().run(makes=makes)
+    with anyio.fail_after(5):
+        assert await handler == "done"
+    data: dict[str, Any] = json.loads(json.dumps(handler.ctx.to_dict()))
+    return data
+
+
+async def test_a_class_with_two_event_base_classes_is_found_once() -> None:
+    data = await frozen_after(lambda: Both(n=2))
+    assert data["event_classes"] == {
+        "test_snapshot_unnamed_classes.Both": "test_snapshot_unnamed_classes:Both"
+    }
+    restored = Context.from_dict(StreamsOne(), data)
+    assert restored.to_dict() == data
+
+
+async def test_a_class_whose_qualified_name_holds_colons_round_trips() -> None:
+    data = await frozen_after(lambda: Renamed(n=3))
+    assert data["event_classes"] == {
+        "test_snapshot_unnamed_classes.Renamed:Twice:Over": (
+            "test_snapshot_unnamed_classes:Renamed:Twice:Over"
+        )
+    }
+    restored = Context.from_dict(StreamsOne(), data)
+    assert restored.to_dict() == data
+
+
+def make_note() -> type[Event]:
+    """A new class at each call, each named ``make_note.<locals>.Note``."""
+
+    class Note(Event):
+        text: str = ""
+
+    return Note
+
+
+FIRST_NOTE = make_note()
+SECOND_NOTE = make_note()  # both stay loaded while this module is
+
+
+async def test_two_classes_of_one_name_in_a_run_are_refused_by_to_dict() -> None:
+    handler = StreamsOne().run(makes=[FIRST_NOTE, SECOND_NOTE])
+    with anyio.fail_after(5):
+        assert await handler == "done"
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    error = caught.value
+    assert (error.reason, error.path, error.advice) == (
+        "Cannot freeze the context: two event classes are named "
+        "'test_snapshot_unnamed_classes:make_note.<locals>.Note'",
+        None,
+        "Define event classes at module level, so each has its own name.",
+    )
+
+
+async def test_a_listed_class_whose_name_two_loaded_classes_have_is_refused() -> None:
+    data = await frozen_after(FIRST_NOTE)
+    tag = "test_snapshot_unnamed_classes.make_note.<locals>.Note"
+    assert data["event_classes"] == {tag: "test_snapshot_unnamed_classes:make_note.<locals>.Note"}
+    with pytest.raises(ContextSerdeError) as caught:
+        Context.from_dict(StreamsOne(), data)
+    error = caught.value
+    assert (error.reason, error.path, error.advice) == (
+        "Event class test_snapshot_unnamed_classes:make_note.<locals>.Note is defined more "
+        "than once",
+        f"$.event_classes.{tag}",
+        "flowkit never imports what a snapshot names: import the module that defines "
+        "make_note.<locals>.Note before Context.from_dict(), or register the class with "
+        "workflow.serializer.register_type(...).",
+    )
