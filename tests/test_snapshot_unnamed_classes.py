@@ -4,9 +4,12 @@ The run records the classes that enter it through the context; a snapshot lists 
 ones the workflow's registry lacks under ``event_classes``, and a fresh instance finds
 them among the loaded Event subclasses. Nothing named in the data is imported.
 
-A class reached twice among them (two Event bases) is found once; a qualified name with
-colons in it round-trips. Refused, by full reason, path and advice: two classes of one
-name in a run (``to_dict``), a listed name two loaded classes have, a malformed entry.
+A class reached twice among them (two Event bases) is found once; a module or qualified
+name with colons in it round-trips, the tag's ``.`` marking where the module ends (an
+entry whose tag is not its name with one ``:`` made a ``.`` is malformed). Refused, by
+full reason, path and advice: two classes of one name in a run (``to_dict``), a listed
+name two loaded classes have, a malformed entry, a listed class not loaded (named by the
+qualified name its tag marks).
 """
 
 from __future__ import annotations
@@ -342,4 +345,64 @@ async def test_a_listed_class_whose_name_two_loaded_classes_have_is_refused() ->
         "flowkit never imports what a snapshot names: import the module that defines "
         "make_note.<locals>.Note before Context.from_dict(), or register the class with "
         "workflow.serializer.register_type(...).",
+    )
+
+
+class Placed(Event):
+    """A module name with a colon in it: the tag's ``.`` marks where the module ends."""
+
+    __module__ = "test_snapshot_unnamed_classes:placed"
+    n: int = 0
+
+
+async def test_a_class_whose_module_name_holds_a_colon_round_trips() -> None:
+    data = await frozen_after(lambda: Placed(n=4))
+    assert data["event_classes"] == {
+        "test_snapshot_unnamed_classes:placed.Placed": "test_snapshot_unnamed_classes:placed:Placed"
+    }
+    restored = Context.from_dict(StreamsOne(), data)
+    assert restored.to_dict() == data
+
+
+@pytest.mark.parametrize(
+    ("tag", "qualname"), [("wave.Error:Deep", "Error:Deep"), ("wave:Error.Deep", "Deep")]
+)
+def test_a_listed_class_not_loaded_is_named_by_the_qualified_name_its_tag_marks(
+    tag: str, qualname: str
+) -> None:
+    data = Context(Interview()).to_dict()
+    data["event_classes"] = {tag: "wave:Error:Deep"}
+    error = refusal(data)
+    assert (error.reason, error.path, error.advice) == (
+        "Event class wave:Error:Deep is not loaded",
+        f"$.event_classes.{tag}",
+        "flowkit never imports what a snapshot names: import the module that defines "
+        f"{qualname} before Context.from_dict(), or register the class with "
+        "workflow.serializer.register_type(...).",
+    )
+
+
+@pytest.mark.parametrize(
+    ("tag", "name"),
+    [
+        ("wave.Error", "wave.Error"),  # no ':' in the name
+        ("wave:Error", "wave:Error"),  # no '.' for it in the tag
+        ("wave-Error", "wave:Error"),  # another character for it
+        ("wave.Error.", "wave:Error"),  # a tag longer than the name
+        ("wave.Erro", "wave:Error"),  # a tag shorter than the name
+        ("wave.Error", "wave:error"),  # differing past the ':'
+        ("wave:Erro", "wave:Error"),  # a prefix of the name, no '.' at all
+        ("wave.Error", 5),
+        (5, "wave:Error"),  # a dict made by hand, not read from JSON
+    ],
+)
+def test_an_entry_whose_tag_is_not_its_name_with_one_colon_made_a_dot_is_malformed(
+    tag: Any, name: Any
+) -> None:
+    data = Context(Interview()).to_dict()
+    data["event_classes"] = {tag: name}
+    error = refusal(data)
+    assert (error.reason, error.path) == (
+        f"Malformed event class entry {tag!r}: {name!r}",
+        f"$.event_classes.{tag}",
     )

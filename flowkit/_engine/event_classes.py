@@ -6,7 +6,9 @@ records those classes in ``RunState.used_events`` where they enter the run (a se
 per call of those methods; events a step returns are never recorded, the registry knows
 their classes). A snapshot lists the recorded classes its registry lacks under
 ``event_classes``, ``{tag: "module:QualName"}``, and tags their events with the
-module-qualified name. Restoring finds each listed class among the ``Event`` subclasses
+module-qualified name (the tag is the name with the ``:`` that ends the module made a
+``.``, so it tells where the module ends even when a ``__module__`` or ``__qualname__``
+holds a ``:``). Restoring finds each listed class among the ``Event`` subclasses
 already loaded, by module and qualified name: nothing named in data is imported.
 """
 
@@ -80,6 +82,22 @@ def _loaded() -> dict[str, list[type[Event]]]:
     return found
 
 
+def _qualname(tag: Any, name: Any) -> str | None:
+    """The qualified name in ``name``: what follows the ``:`` that ``tag`` has a ``.`` for.
+
+    None when ``tag`` is not ``name`` with one ``:`` made a ``.``. Either part of a name
+    may hold a ``:`` (``__module__`` and ``__qualname__`` are any strings): the tag
+    tells where the module ends.
+    """
+    if not isinstance(tag, str) or not isinstance(name, str):
+        return None
+    differ = (i for i, (t, n) in enumerate(zip(tag, name, strict=False)) if t != n)
+    at = next(differ, None)  # where the tag has its '.' for the name's ':'
+    if at is None or (tag[at], name[at]) != (".", ":") or tag[at + 1 :] != name[at + 1 :]:
+        return None
+    return name[at + 1 :]
+
+
 def find_listed(data: Any) -> tuple[type[Event], ...]:
     """The classes a snapshot's ``event_classes`` lists, found among loaded Event subclasses.
 
@@ -99,7 +117,8 @@ def find_listed(data: Any) -> tuple[type[Event], ...]:
     classes: list[type[Event]] = []
     for tag, name in listed.items():
         where = f"{path}.{tag}"
-        if not isinstance(name, str) or tag != name.replace(":", ".", 1) or ":" not in name:
+        qualname = _qualname(tag, name)
+        if qualname is None:
             raise ContextSerdeError(
                 f"Malformed event class entry {tag!r}: {name!r}",
                 path=where,
@@ -113,7 +132,7 @@ def find_listed(data: Any) -> tuple[type[Event], ...]:
             raise ContextSerdeError(
                 f"Event class {name} {problem}",
                 path=where,
-                advice=_ADVICE.format(name=name.rpartition(":")[2]),
+                advice=_ADVICE.format(name=qualname),
             )
         classes.append(candidates[0])
     return tuple(classes)
