@@ -962,6 +962,59 @@ async def test_to_dict_names_a_value_nested_too_deeply_in_the_stream_not_a_none_
     )
 
 
+def _self_containing_list() -> list[Any]:
+    cycle: list[Any] = [1]
+    cycle.append(cycle)
+    return cycle
+
+
+def _self_containing_dict() -> dict[str, Any]:
+    inner: dict[str, Any] = {"y": []}
+    inner["y"].append(inner)
+    return {"x": inner}
+
+
+class KeepsACycle(Workflow):
+    """Keeps the value ``make`` returns in the store, or in a streamed Note's extra field."""
+
+    def __init__(self, make: Callable[[], Any], where: str) -> None:
+        super().__init__()
+        self.make, self.where = make, where
+
+    @step
+    async def start(self, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
+        await ctx.store.set("plain", [1, [2]])
+        if self.where == "store":
+            await ctx.store.set("loop", self.make())
+        else:
+            ctx.write_event_to_stream(Note(text="loop", extra=self.make()))
+        return StopEvent(result="done")
+
+
+@pytest.mark.parametrize(
+    ("make", "where", "path"),
+    [
+        (_self_containing_list, "store", "$.store.loop[1]"),
+        (_self_containing_dict, "store", "$.store.loop.x.y[0]"),
+        (_self_containing_list, "stream", "$.stream[0].extra[1]"),
+    ],
+    ids=["a list in the store", "a dict in the store", "an event's extra field"],
+)
+async def test_to_dict_names_a_value_that_contains_itself_where_it_does(
+    make: Callable[[], Any], where: str, path: str
+) -> None:
+    handler = KeepsACycle(make, where).run()
+    assert await handler == "done"
+
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    assert (caught.value.reason, caught.value.path, caught.value.advice) == (
+        "Cannot freeze the context: a value contains itself",
+        path,
+        "A snapshot is JSON data, a tree: store a copy without the cycle.",
+    )
+
+
 class Hook(Event):
     """An event with a field no snapshot can hold: a function."""
 

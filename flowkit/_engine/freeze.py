@@ -74,6 +74,13 @@ def freeze(
             "can serialize, or a field_serializer.",
         ) from exc.__cause__
     except RecursionError:
+        cycle = find_cycle(snapshot)
+        if cycle is not None:
+            raise ContextSerdeError(
+                "Cannot freeze the context: a value contains itself",
+                path=shortened(cycle) if _steps(cycle) > DEEPEST_SHOWN else cycle,
+                advice="A snapshot is JSON data, a tree: store a copy without the cycle.",
+            ) from None
         raise ContextSerdeError(
             "Cannot freeze the context: a value is nested too deeply",
             path=locate(snapshot, None),
@@ -97,30 +104,65 @@ def locate(root: Any, wanted: type | None) -> str:
         value, path = pending.pop()
         if type(value) is wanted or (wanted is not None and value is wanted):
             return path
-        if wanted is None and path.count("[") + path.count(".") > DEEPEST_SHOWN:
+        if wanted is None and _steps(path) > DEEPEST_SHOWN:
             return shortened(path)
         if id(value) in seen:
             continue
         seen.add(id(value))
-        children: list[tuple[Any, str]] = []
-        if isinstance(value, dict):
-            children = [
-                (v, f"{path}.{k}" if isinstance(k, str) else f"{path}[{k!r}]")
-                for k, v in value.items()
-            ]
-        elif isinstance(value, (list, tuple, deque)):
-            children = [(v, f"{path}[{i}]") for i, v in enumerate(value)]
-        elif isinstance(value, (set, frozenset)):
-            children = [(v, f"{path}[*]") for v in value]
-        elif attrs.has(type(value)):
-            for field in attrs.fields(type(value)):
-                child = getattr(value, field.name)
-                if field.name == "_data":  # extra fields read as attributes
-                    children.extend((v, f"{path}.{k}") for k, v in child.items())
-                else:
-                    children.append((child, f"{path}.{field.name}"))
-        pending.extend(reversed(children))
+        pending.extend(reversed(_children(value, path)))
     return "$"
+
+
+def find_cycle(root: Any) -> str | None:
+    """The path of the first value inside ``root`` that contains itself, if one does.
+
+    The path ends where the value appears inside itself (``$.store.a[0]`` for
+    ``a = []; a.append(a)``). Each value is walked once.
+    """
+    on_path: set[int] = set()  # the values from the root down to the one being walked
+    done: set[int] = set()
+    # (value, its path, whether its children were walked: then it leaves on_path)
+    pending: list[tuple[Any, str, bool]] = [(root, "$", False)]
+    while pending:
+        value, path, walked = pending.pop()
+        if walked:
+            on_path.discard(id(value))
+            done.add(id(value))
+            continue
+        if id(value) in on_path:
+            return path
+        if id(value) in done:
+            continue
+        on_path.add(id(value))
+        pending.append((value, path, True))
+        pending.extend((child, at, False) for child, at in reversed(_children(value, path)))
+    return None
+
+
+def _steps(path: str) -> int:
+    return path.count("[") + path.count(".")
+
+
+def _children(value: Any, path: str) -> list[tuple[Any, str]]:
+    """The values inside ``value`` (a container, or an attrs instance), with their paths."""
+    if isinstance(value, dict):
+        return [
+            (v, f"{path}.{k}" if isinstance(k, str) else f"{path}[{k!r}]") for k, v in value.items()
+        ]
+    if isinstance(value, (list, tuple, deque)):
+        return [(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, (set, frozenset)):
+        return [(v, f"{path}[*]") for v in value]
+    if attrs.has(type(value)):
+        children: list[tuple[Any, str]] = []
+        for field in attrs.fields(type(value)):
+            child = getattr(value, field.name)
+            if field.name == "_data":  # extra fields read as attributes
+                children.extend((v, f"{path}.{k}") for k, v in child.items())
+            else:
+                children.append((child, f"{path}.{field.name}"))
+        return children
+    return []
 
 
 def thaw(data: Any, workflow: str, steps: set[str], converter: cattrs.Converter) -> RunState:
