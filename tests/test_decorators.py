@@ -237,6 +237,18 @@ class PositionalOnly(Workflow):
         return StopEvent(result=Seen(event=type(ev).__name__, ctx=ctx is not None, extra=0))
 
 
+class PositionalOnlyEvent(Workflow):
+    @step
+    async def start(self, ev: StartEvent, /) -> StopEvent:
+        return StopEvent(result=Seen(event=type(ev).__name__, ctx=False, extra=0))
+
+
+class PositionalOnlyCtxFirst(Workflow):
+    @step
+    async def start(self, ctx: Context[Any], ev: StartEvent, /) -> StopEvent:
+        return StopEvent(result=Seen(event=type(ev).__name__, ctx=ctx is not None, extra=0))
+
+
 class KeywordOnly(Workflow):
     @step
     async def start(self, *, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
@@ -271,6 +283,19 @@ async def test_the_event_and_ctx_reach_their_parameters_whatever_their_kind(
     # An unannotated ``ctx`` after a parameter with a default once got the ctx in that
     # parameter's place: the event and ctx went by position, past a parameter left out.
     assert await workflow().run() == Seen(event="StartEvent", ctx=True, extra=extra)
+
+
+@pytest.mark.parametrize(
+    ("workflow", "ctx"),
+    [(PositionalOnlyEvent, False), (PositionalOnly, True), (PositionalOnlyCtxFirst, True)],
+    ids=["(ev, /)", "(ev, ctx, /)", "(ctx, ev, /)"],
+)
+async def test_positional_only_event_and_ctx_are_passed_by_position_in_their_order(
+    workflow: type[Workflow], ctx: bool
+) -> None:
+    # Each order has a call of its own (the bare function, a lambda, a partial):
+    # passing these by keyword would be a TypeError.
+    assert await workflow().run() == Seen(event="StartEvent", ctx=ctx, extra=0)
 
 
 def test_a_positional_only_event_with_keyword_only_ctx_is_refused_saying_to_remove_the_slash() -> (

@@ -16,7 +16,13 @@ through the public API, as a user would, and checks its type and its full text:
 - ``Workflow.add_step`` of a function that is not a step says to decorate it with
   ``@step(workflow=...)``, naming the workflow class;
 - ``validate(validate_resources=True)`` called from async code says why it cannot run
-  there and what to do instead.
+  there and what to do instead;
+- ``Workflow(timeout=...)`` not positive says None means no limit, and
+  ``num_concurrent_runs`` not a positive integer says None is allowed too;
+- ``run(start_event=...)`` of something that is not a StartEvent says to pass one or the
+  fields as keyword arguments, and of another StartEvent class names both classes;
+- a state class (``Context[State]``) that cannot be made without arguments says why and
+  to give every field a default.
 """
 
 from __future__ import annotations
@@ -25,10 +31,11 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
+import anyio
 import pytest
 
-from flowkit import Workflow, step
-from flowkit.errors import WorkflowValidationError
+from flowkit import Context, Workflow, step
+from flowkit.errors import WorkflowRuntimeError, WorkflowValidationError
 from flowkit.events import Event, StartEvent, StopEvent
 from flowkit.resource import Resource
 
@@ -237,3 +244,81 @@ async def test_validating_resources_from_async_code_says_to_call_it_before_the_l
         "with 'await manager.get(Resource(...))'."
     )
     assert MADE == []
+
+
+# -- Workflow(...) arguments and run(...) ---------------------------------------------
+
+
+def test_a_timeout_that_is_not_positive_is_refused_saying_none_means_no_limit() -> None:
+    with pytest.raises(
+        WorkflowValidationError,
+        match=exactly(
+            "Workflow(timeout=0): timeout must be a number of seconds > 0, or None for no limit."
+        ),
+    ):
+        Base(timeout=0)
+
+
+def test_num_concurrent_runs_that_is_not_positive_is_refused_saying_none_is_allowed() -> None:
+    with pytest.raises(
+        WorkflowValidationError,
+        match=exactly(
+            "Workflow(num_concurrent_runs=0): num_concurrent_runs must be a positive integer "
+            "or None."
+        ),
+    ):
+        Base(num_concurrent_runs=0)
+
+
+def test_a_start_event_that_is_not_a_start_event_says_what_to_pass_instead() -> None:
+    with pytest.raises(
+        ValueError,
+        match=exactly(
+            "The 'start_event' argument must be an instance of 'StartEvent'. Got dict; pass "
+            "an instance of the workflow's StartEvent class, or pass its fields as keyword "
+            "arguments to run()."
+        ),
+    ):
+        Base().run(start_event={"topic": "cats"})  # type: ignore[arg-type]
+
+
+class Query(StartEvent):
+    topic: str = ""
+
+
+class Answers(Workflow):
+    @step
+    async def answer(self, ev: Query) -> StopEvent:
+        return StopEvent()
+
+
+async def test_a_start_event_of_another_start_class_names_both_classes() -> None:
+    with pytest.raises(
+        WorkflowRuntimeError,
+        match=exactly("start_event must be an instance of Query, got StartEvent."),
+    ):
+        Answers().run(start_event=StartEvent())
+
+
+class Counter:
+    def __init__(self, start: int) -> None:
+        self.count = start
+
+
+class Counts(Workflow):
+    @step
+    async def start(self, ctx: Context[Counter], ev: StartEvent) -> StopEvent:
+        return StopEvent()
+
+
+@pytest.mark.usefixtures("no_leaked_tasks")
+async def test_a_state_class_that_needs_arguments_says_to_give_its_fields_defaults() -> None:
+    with pytest.raises(
+        WorkflowValidationError,
+        match=exactly(
+            "Cannot create the initial state Counter(): Counter.__init__() missing 1 required "
+            "positional argument: 'start'. Give every field of the state class a default."
+        ),
+    ):
+        with anyio.fail_after(5):
+            await Counts().run()

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from flowkit import Context, Workflow, step
 from flowkit.context.state_store import DictState
 from flowkit.errors import (
+    ContextSerdeError,
     WorkflowConfigurationError,
     WorkflowRuntimeError,
     WorkflowTimeoutError,
@@ -441,6 +442,26 @@ async def test_timeout_none_means_no_limit() -> None:
         assert not handler.is_done()
         release.set()
         assert await handler == "released"
+
+
+@pytest.mark.usefixtures("no_leaked_tasks")
+async def test_only_the_default_name_restores_snapshots_under_the_older_default_name() -> None:
+    # Snapshots taken before the default name had its module carry the class's
+    # qualified name: a workflow with the default name restores them, one given its
+    # own workflow_name does not (they are another workflow's).
+    with anyio.fail_after(5):
+        handler = Echo().run(topic="cats")
+        await handler
+    data = handler.ctx.to_dict()
+    assert data["workflow"] == f"{Echo.__module__}.Echo"
+    older = {**data, "workflow": "Echo"}
+    assert Context.from_dict(Echo(), older).to_dict()["workflow"] == data["workflow"]
+    with pytest.raises(
+        ContextSerdeError, match=r"^This snapshot is of workflow 'Echo', not 'echo'"
+    ):
+        Context.from_dict(Echo(workflow_name="echo"), older)
+    named = {**data, "workflow": "echo"}
+    assert Context.from_dict(Echo(workflow_name="echo"), named).to_dict() == named
 
 
 # -- starting a run -----------------------------------------------------------------
