@@ -249,6 +249,12 @@ class PositionalOnlyCtxFirst(Workflow):
         return StopEvent(result=Seen(event=type(ev).__name__, ctx=ctx is not None, extra=0))
 
 
+class KeywordOnlyEvent(Workflow):
+    @step
+    async def start(self, *, ev: StartEvent) -> StopEvent:
+        return StopEvent(result=Seen(event=type(ev).__name__, ctx=False, extra=0))
+
+
 class KeywordOnly(Workflow):
     @step
     async def start(self, *, ev: StartEvent, ctx: Context[Any]) -> StopEvent:
@@ -287,14 +293,21 @@ async def test_the_event_and_ctx_reach_their_parameters_whatever_their_kind(
 
 @pytest.mark.parametrize(
     ("workflow", "ctx"),
-    [(PositionalOnlyEvent, False), (PositionalOnly, True), (PositionalOnlyCtxFirst, True)],
-    ids=["(ev, /)", "(ev, ctx, /)", "(ctx, ev, /)"],
+    [
+        (PositionalOnlyEvent, False),
+        (PositionalOnly, True),
+        (PositionalOnlyCtxFirst, True),
+        (KeywordOnlyEvent, False),
+        (KeywordOnly, True),
+    ],
+    ids=["(ev, /)", "(ev, ctx, /)", "(ctx, ev, /)", "(*, ev)", "(*, ev, ctx)"],
 )
-async def test_positional_only_event_and_ctx_are_passed_by_position_in_their_order(
+async def test_each_calling_form_passes_the_event_and_ctx_as_the_step_takes_them(
     workflow: type[Workflow], ctx: bool
 ) -> None:
-    # Each order has a call of its own (the bare function, a lambda, a partial):
-    # passing these by keyword would be a TypeError.
+    # Each form has a call of its own (the bare function, a lambda, a partial, keyword
+    # calls with and without ctx): positional-only ones passed by keyword would be a
+    # TypeError, keyword-only ones passed by position too.
     assert await workflow().run() == Seen(event="StartEvent", ctx=ctx, extra=0)
 
 
@@ -427,6 +440,45 @@ async def test_catch_error_gives_up_after_max_recoveries() -> None:
     assert workflow.failures == ["flaky failed on StartEvent", "flaky failed on Again"]
     assert [type(ev).__name__ for ev in streamed] == ["WorkflowFailedEvent"]
     assert streamed[-1].step_name == "flaky"
+
+
+class Fetched(Event):
+    pass
+
+
+class ScopedAndWildcard(Workflow):
+    """``fetch`` has a handler of its own; every other step's failure goes to ``any_failed``."""
+
+    @step
+    async def fetch(self, ev: StartEvent) -> Fetched:
+        if ev.get("fail_fetch"):
+            raise ValueError("fetch failed")
+        return Fetched()
+
+    @step
+    async def parse(self, ev: Fetched) -> StopEvent:
+        raise ValueError("parse failed")
+
+    @catch_error(for_steps=["fetch"])
+    async def fetch_failed(self, ev: StepFailedEvent) -> StopEvent:
+        return StopEvent(result=("fetch_failed", ev.step_name))
+
+    @catch_error
+    async def any_failed(self, ev: StepFailedEvent) -> StopEvent:
+        return StopEvent(result=("any_failed", ev.step_name))
+
+
+@pytest.mark.usefixtures("no_leaked_tasks")
+@pytest.mark.parametrize(
+    ("fail_fetch", "expected"),
+    [(True, ("fetch_failed", "fetch")), (False, ("any_failed", "parse"))],
+    ids=["a step with a handler of its own", "a step without one"],
+)
+async def test_a_failure_goes_to_the_handler_for_its_step_before_the_one_for_every_step(
+    fail_fetch: bool, expected: tuple[str, str]
+) -> None:
+    with anyio.fail_after(5):
+        assert await ScopedAndWildcard().run(fail_fetch=fail_fetch) == expected
 
 
 @pytest.mark.usefixtures("no_leaked_tasks")
