@@ -2,7 +2,7 @@
 
 import inspect
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import pytest
@@ -12,6 +12,7 @@ from flowkit.context.state_store import DictState
 from flowkit.decorators import StepConfig
 from flowkit.errors import WorkflowValidationError
 from flowkit.events import Event, StartEvent, StepFailedEvent, StopEvent
+from flowkit.resource import Resource
 from flowkit.retry_policy import retry_policy, stop_after_attempt, wait_fixed
 
 
@@ -214,6 +215,21 @@ def test_parameter_flowkit_cannot_fill_is_rejected() -> None:
                 return StopEvent()
 
 
+def test_an_unannotated_parameter_other_than_ctx_is_refused_as_one_flowkit_cannot_fill() -> None:
+    with pytest.raises(WorkflowValidationError) as caught:
+
+        class Bad(Workflow):
+            @step
+            async def start(self, ev: StartEvent, limit) -> StopEvent:  # type: ignore[no-untyped-def]
+                return StopEvent()
+
+    assert str(caught.value) == (
+        "Step 'start' has a parameter 'limit' that flowkit cannot fill: a step takes one "
+        "event parameter (annotated with an Event class) and optionally a 'ctx: Context' "
+        "parameter."
+    )
+
+
 def test_parameters_with_defaults_and_unannotated_ctx_are_accepted() -> None:
     class Fine(Workflow):
         @step
@@ -278,10 +294,50 @@ class ArgsBeforeCtx(Workflow):
         return StopEvent(result=Seen(event=type(ev).__name__, ctx=ctx is not None, extra=len(args)))
 
 
+def five() -> int:
+    return 5
+
+
+class ResourceFirst(Workflow):
+    @step
+    async def start(
+        self, five: Annotated[int, Resource(five)], ev: StartEvent, ctx: Context[Any]
+    ) -> StopEvent:
+        return StopEvent(result=Seen(event=type(ev).__name__, ctx=ctx is not None, extra=five))
+
+
+class UnannotatedCtxFirst(Workflow):
+    @step
+    async def start(self, ctx, ev: StartEvent) -> StopEvent:  # type: ignore[no-untyped-def]
+        return StopEvent(result=Seen(event=type(ev).__name__, ctx=ctx is not None, extra=0))
+
+
+class UnannotatedCtxPositionalOnly(Workflow):
+    @step
+    async def start(self, ev: StartEvent, ctx, /) -> StopEvent:  # type: ignore[no-untyped-def]
+        return StopEvent(result=Seen(event=type(ev).__name__, ctx=ctx is not None, extra=0))
+
+
 @pytest.mark.parametrize(
     ("workflow", "extra"),
-    [(PositionalOnly, 0), (KeywordOnly, 0), (DefaultBeforeCtx, 7), (ArgsBeforeCtx, 0)],
-    ids=["positional-only", "keyword-only", "a default before ctx", "*args before ctx"],
+    [
+        (PositionalOnly, 0),
+        (KeywordOnly, 0),
+        (DefaultBeforeCtx, 7),
+        (ArgsBeforeCtx, 0),
+        (ResourceFirst, 5),
+        (UnannotatedCtxFirst, 0),
+        (UnannotatedCtxPositionalOnly, 0),
+    ],
+    ids=[
+        "positional-only",
+        "keyword-only",
+        "a default before ctx",
+        "*args before ctx",
+        "a resource before them",
+        "an unannotated ctx first",
+        "an unannotated ctx positional-only",
+    ],
 )
 async def test_the_event_and_ctx_reach_their_parameters_whatever_their_kind(
     workflow: type[Workflow], extra: int

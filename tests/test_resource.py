@@ -354,3 +354,24 @@ async def test_resource_validation_reports_cycles_and_failing_factories() -> Non
         "cycle_a -> cycle_b -> cycle_a",
         "In step 'fails', parameter 'y': RuntimeError: needs OPENAI_API_KEY",
     ]
+
+
+def test_config_validation_reports_each_config_once_and_every_config(tmp_path: Path) -> None:
+    shared, own = str(tmp_path / "shared.json"), str(tmp_path / "own.json")
+
+    def first(cfg: Annotated[ClassifierConfig, ResourceConfig(shared)]) -> None:
+        pass
+
+    def second(
+        mine: Annotated[ClassifierConfig, ResourceConfig(own)],
+        cfg: Annotated[ClassifierConfig, ResourceConfig(shared)],
+    ) -> None:
+        pass
+
+    problems = check_resource_configs(_steps(locals(), first=first, second=second))
+    # The shared config is reported for the first step that uses it, and only there; the
+    # second step's own config is still checked after the shared one was skipped.
+    assert [str(p) for p in problems] == [
+        f"In step 'first', parameter 'cfg': No such file: {shared}",
+        f"In step 'second', parameter 'mine': No such file: {own}",
+    ]
