@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 import attrs
 
 from ._declarations import declare_field, take_private_attributes
+from ._event_init import GENERATED, generate_init
 from ._model_methods import ModelMethods
 
 __all__ = [
@@ -47,7 +48,11 @@ __all__ = [
 
 
 def _make_attrs_class(cls: type[Event]) -> None:
-    """Turn ``cls`` into an attrs class in place, keeping Event's own ``__init__``."""
+    """Turn ``cls`` into an attrs class in place, with Event's ``__init__`` or one made for it.
+
+    A plain class (see ``_event_init``) that inherits Event's ``__init__`` gets one
+    generated for its fields; a class that writes its own keeps it.
+    """
     own_annotations = inspect.get_annotations(cls)
     private = take_private_attributes(cls, own_annotations)
     if private:
@@ -69,14 +74,25 @@ def _make_attrs_class(cls: type[Event]) -> None:
     cls._private_names = frozenset(name for name, _ in cls._private_defaults)
     # The fast path fills declared fields only; classes with private attributes skip it.
     cls._init_plan = None if cls._private_defaults else _InitPlan.build(fields)
+    if "__init__" not in vars(cls) and _inherits_event_init(cls):
+        # Event's __init__, or one generated for a plain class like this one.
+        init = None if cls._init_plan is None else generate_init(cls, fields, Event.__init__)
+        cls.__init__ = init if init is not None else Event.__init__  # type: ignore[method-assign]
+
+
+def _inherits_event_init(cls: type[Event]) -> bool:
+    """Whether ``cls``'s __init__ is Event's or a generated one (no class above wrote its own)."""
+    init = cls.__init__
+    return init is Event.__init__ or getattr(init, GENERATED, False) is True
 
 
 @attrs.frozen
 class _InitPlan:
-    """How to fill a plain event's ``__dict__`` directly, skipping the generated __init__.
+    """How Event's own ``__init__`` fills a plain event's ``__dict__``, skipping attrs' __init__.
 
-    Events are built on every step, so this is on the hot path. It applies only to
-    fields with no validator, converter or alias; other classes use attrs' __init__.
+    It serves classes whose own ``__init__`` calls ``super().__init__`` (StopEvent's
+    does); a plain class that writes none gets a faster one (``_event_init``). It applies
+    only to fields with no validator, converter or alias; other classes use attrs'.
     """
 
     static: dict[str, Any]

@@ -31,6 +31,7 @@ LEAVES = frozenset(
         "flowkit._plain",
         "flowkit._model_methods",
         "flowkit._declarations",
+        "flowkit._event_init",
         "flowkit._config_file",
         "flowkit.resource",
     }

@@ -110,6 +110,100 @@ def test_missing_required_fields_of_terminal_events_raise_type_error() -> None:
         WorkflowFailedEvent()
 
 
+# -- every way of building an event gives the same event ------------------------------
+
+_NO_DEFAULT = object()
+
+# A field of a generated event class: its name, and its default (a value, a factory, or none).
+field_shapes = st.lists(
+    st.tuples(
+        identifiers,
+        st.one_of(st.just(_NO_DEFAULT), st.integers(), st.just(attrs.Factory(list))),
+    ),
+    max_size=4,
+    unique_by=lambda shape: shape[0],
+)
+
+
+def _event_class(shapes: list[tuple[str, Any]]) -> type[Event]:
+    namespace: dict[str, Any] = {"__annotations__": {name: "Any" for name, _ in shapes}}
+    for name, default in shapes:
+        if default is not _NO_DEFAULT:
+            namespace[name] = attrs.field(default=default)
+    return type("Shaped", (Event,), namespace)
+
+
+def _built(build: Any) -> tuple[str, Any]:
+    try:
+        event = build()
+    except TypeError as exc:
+        return "TypeError", str(exc)
+    return "event", dict(vars(event))
+
+
+@given(shapes=field_shapes, data=st.data())
+def test_a_plain_event_class_builds_exactly_what_events_general_init_builds(
+    shapes: list[tuple[str, Any]], data: st.DataObject
+) -> None:
+    """A plain class gets an __init__ of its own, made for speed: it must change nothing."""
+    cls = _event_class(shapes)
+    given_fields = data.draw(st.sets(st.sampled_from([name for name, _ in shapes] or ["x"])))
+    kwargs: dict[str, Any] = {name: data.draw(st.integers()) for name in given_fields}
+    kwargs.update(data.draw(extra_fields.filter(lambda extra: not extra.keys() & kwargs.keys())))
+    if data.draw(st.booleans()):
+        kwargs["_data"] = {"kept": 1}
+
+    def general() -> Event:
+        event = cls.__new__(cls)
+        Event.__init__(event, **kwargs)
+        return event
+
+    assert cls.__init__ is not Event.__init__
+    assert _built(lambda: cls(**kwargs)) == _built(general)
+
+
+def test_an_event_init_that_calls_super_fills_the_subclass_fields() -> None:
+    class Base(Event):
+        a: int
+
+    class Custom(Base):
+        b: int = 2
+        tags: list[str] = []  # noqa: RUF012
+
+        def __init__(self, a: int, **kwargs: Any) -> None:
+            super().__init__(a=a, **kwargs)
+
+    class Below(Custom):
+        c: int = 3
+
+    assert vars(Custom(1)) == {"a": 1, "b": 2, "tags": [], "_data": {}}
+    assert vars(Below(1, extra="x")) == {
+        "a": 1,
+        "b": 2,
+        "tags": [],
+        "c": 3,
+        "_data": {"extra": "x"},
+    }
+    assert Custom(1).tags is not Custom(1).tags
+
+
+def test_a_subclass_with_a_validated_field_validates_below_a_plain_parent() -> None:
+    class Plain(Event):
+        a: int
+
+    class Checked(Plain):
+        b: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+
+    assert Checked(a=1, b=2).b == 2
+    with pytest.raises(TypeError, match="'b' must be <class 'int'>"):
+        Checked(a=1, b="two")
+
+
+def test_an_event_takes_no_positional_arguments() -> None:
+    with pytest.raises(TypeError, match=r"^Review.__init__\(\) takes 1 positional argument but 2"):
+        Review("T")  # type: ignore[call-arg]
+
+
 def test_assigning_a_declared_field_does_not_create_an_extra_field() -> None:
     article = Article(title="a")
     article.title = "b"
