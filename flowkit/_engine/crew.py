@@ -60,6 +60,11 @@ class Crew:
             else:
                 self._start_worker(step)
 
+    def release(self) -> None:
+        """The run has ended and its task group is gone: let go of the run."""
+        assert self._task_group is None, "release() while the run's task group is open"
+        del self._host
+
     def stop(self) -> bool:
         """The run ended: end its tasks; True if none had to be cancelled.
 

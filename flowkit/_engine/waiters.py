@@ -28,6 +28,10 @@ def _execution(method: str) -> Execution:
     return execution
 
 
+def _ended() -> None:
+    """What a released Waiters calls when a run becomes idle: it has ended already."""
+
+
 class Waiters:
     """The calls that pause a step, over the run's ledger (which holds their data)."""
 
@@ -42,6 +46,10 @@ class Waiters:
         self._stream = stream
         self._new_event = new_event
         self._on_idle = on_idle
+
+    def release(self) -> None:
+        """The run has ended: let go of it (nothing of it can pause any more)."""
+        self._on_idle = _ended
 
     async def wait_for_event(
         self,
