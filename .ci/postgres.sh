@@ -18,9 +18,13 @@ if [ ! -f "$DATA/PG_VERSION" ]; then
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$DATA"
     as_postgres "'$BIN/initdb' -D '$DATA' -U postgres --auth=trust -E UTF8 >/dev/null"
 fi
+# authentication_timeout: a client that connects while the server shuts down (the restart
+# fault test does) holds a child that waits this long for its startup packet, and the
+# postmaster waits for that child: at the default 1 min, pg_ctl stop -w gives up first.
 if ! as_postgres "'$BIN/pg_ctl' -D '$DATA' status" >/dev/null 2>&1; then
     as_postgres "'$BIN/pg_ctl' -D '$DATA' -l '$DATA/server.log' -w -t 30 \
-        -o '-c listen_addresses=127.0.0.1 -p $PORT -k /tmp -c fsync=off' start" >&2
+        -o '-c listen_addresses=127.0.0.1 -p $PORT -k /tmp -c fsync=off \
+        -c authentication_timeout=5s' start" >&2
 fi
 echo "export FLOWKIT_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:$PORT/postgres"
 echo "export FLOWKIT_TEST_POSTGRES_DATA=$DATA"
