@@ -4,6 +4,11 @@ A worker exits when its step has nothing queued, so an idle run holds no worker 
 A worker whose step returned an event for a step that needs a worker becomes that
 worker instead of starting a task, so a chain of steps runs in one task; the run's
 own task works too, on a step handed to it, which costs a wake-up instead of a task.
+
+A worker runs its step's queued deliveries back to back and yields to the event loop
+between two of them only every ``YIELD_EVERY`` deliveries, or once ``YIELD_AFTER``
+seconds have passed since it last did: a turn of the event loop costs more than a quick
+step, and other tasks (the stream's reader, the caller, other runs) still get theirs.
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ from . import worker
 from .ledger import Ledger
 from .stream import EventStream
 from .worker import RELEASED, Execution, StepHost, StepRuntime, current_execution
+
+YIELD_EVERY = 32
+"""A worker yields to the event loop at least once every this many deliveries."""
+
+YIELD_AFTER = 0.001
+"""...and before its next delivery once this many seconds passed since it last yielded."""
 
 
 class Crew:
@@ -157,6 +168,9 @@ class Crew:
         first = True
         own = execution is None
         token = None
+        # This task has just been scheduled: it counts as having yielded now.
+        now = yielded_at = time.monotonic()
+        streak = 0  # deliveries begun since this task last yielded
         try:
             while True:
                 if not first:
@@ -165,22 +179,27 @@ class Crew:
                         return
                     # Between two steps in one task: let the reader and other tasks in.
                     # (Nothing is taken yet, so a snapshot or a cancellation loses nothing.)
+                    now = time.monotonic()
                     if len(unread) > high_water and stream.must_wait():
                         await stream.wait_for_reader()
-                    await checkpoint()
+                        streak, now = 0, time.monotonic()
+                        yielded_at = now
+                    elif streak >= YIELD_EVERY or now - yielded_at >= YIELD_AFTER:
+                        await checkpoint()
+                        streak, now = 0, time.monotonic()
+                        yielded_at = now
                 first = False
                 # None if nothing is queued (any more: another worker took the last one).
                 delivery = None if host.ended else ledger.take(step.name)
                 if delivery is None:
                     step.alive -= 1
                     return
+                streak += 1
                 if execution is None:
-                    execution = Execution(
-                        delivery, time.monotonic(), context=self._host.context_ref
-                    )
+                    execution = Execution(delivery, now, context=self._host.context_ref)
                     token = current_execution.set(execution)
                 else:
-                    execution.begin(delivery)
+                    execution.begin(delivery, now)
                 await worker.execute(host, step, delivery, execution)
                 handoff = self._handoff
                 if handoff is not None:

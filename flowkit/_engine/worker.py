@@ -126,10 +126,10 @@ class Execution:
             last_failed_at=self.last_failed_at,
         )
 
-    def begin(self, delivery: Delivery) -> None:
-        """Start running ``delivery``."""
+    def begin(self, delivery: Delivery, now: float) -> None:
+        """Start running ``delivery`` at ``now`` (``time.monotonic()``)."""
         self.delivery = delivery
-        self.first_attempt_at = time.monotonic()
+        self.first_attempt_at = now
         if self.waits:
             self.waits = 0
         if self.last_error is not None:
