@@ -447,14 +447,16 @@ async def test_pausing_calls_outside_a_step_raise_context_state_error() -> None:
         handler = Answered().run()
         ctx = handler.ctx
 
-        with pytest.raises(
-            ContextStateError, match=r"^wait_for_event is only available from within step func"
-        ):
+        with pytest.raises(ContextStateError) as waited:
             await ctx.wait_for_event(HumanResponseEvent)
-        with pytest.raises(
-            ContextStateError, match=r"^collect_events is only available from within step func"
-        ):
+        with pytest.raises(ContextStateError) as collected:
             ctx.collect_events(A(v="a"), [A, B])
+        for method, error in (("wait_for_event", waited), ("collect_events", collected)):
+            assert str(error.value) == (
+                f"{method} is only available from within step functions. ctx.{method}() "
+                "belongs to the step that calls it; from outside the run, use "
+                "handler.ctx.send_event() instead."
+            )
 
         ctx.send_event(HumanResponseEvent(response="still fine"))
         assert await handler == "got still fine"

@@ -261,3 +261,183 @@ async def test_a_batch_completed_again_after_a_restore_leaves_the_buffer_right()
     with anyio.fail_after(5):
         assert await resumed == [[0, 1], [2, 3]]
     assert resumed.ctx.to_dict()["collected"] == {}  # both batches released; part 4 unread
+
+
+class Answered(Event):
+    name: str
+    response: str
+
+
+class TwoAsk(Workflow):
+    """Two steps each wait for their own answer; ``second`` may be held before it asks."""
+
+    def __init__(self, hold_second: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hold = anyio.Event()
+        if not hold_second:
+            self.hold.set()
+
+    @step
+    async def start(self, ev: StartEvent) -> Busy:
+        return Busy()  # accepted by both steps below
+
+    @step
+    async def first(self, ctx: Context, ev: Busy) -> Answered:
+        return await self._ask(ctx, "first")
+
+    @step
+    async def second(self, ctx: Context, ev: Busy) -> Answered:
+        await self.hold.wait()
+        return await self._ask(ctx, "second")
+
+    async def _ask(self, ctx: Context, name: str) -> Answered:
+        answer = await ctx.wait_for_event(
+            HumanResponseEvent,
+            waiter_event=InputRequiredEvent(prefix=f"{name}?"),
+            requirements={"q": name},
+            timeout=None,
+        )
+        return Answered(name=name, response=answer.response)
+
+    @step
+    async def both(self, ctx: Context, ev: Answered) -> StopEvent | None:
+        batch = ctx.collect_events(ev, [Answered, Answered])
+        if batch is None:
+            return None
+        return StopEvent(result=sorted((a.name, a.response) for a in batch))
+
+
+async def prompts_of(handler: Any, count: int) -> list[str]:
+    """Read the stream until ``count`` prompts came; their prefixes, in order."""
+    prompts: list[str] = []
+    async for event in handler.stream_events():
+        if isinstance(event, InputRequiredEvent):
+            prompts.append(event.prefix)
+            if len(prompts) == count:
+                break
+    return prompts
+
+
+async def snapshot_of_two_asked() -> dict[str, Any]:
+    """Both steps of a TwoAsk run wait, their prompts read by the caller: the snapshot."""
+    handler = TwoAsk().run()
+    with anyio.fail_after(5):
+        assert sorted(await prompts_of(handler, 2)) == ["first?", "second?"]
+    data: dict[str, Any] = json.loads(json.dumps(handler.ctx.to_dict()))
+    await handler.cancel_run()
+    assert data["stream"] == []
+    assert len(data["waiters"]) == 2
+    return data
+
+
+async def test_each_restored_waiter_that_asks_again_streams_its_prompt_once() -> None:
+    data = await snapshot_of_two_asked()
+    fresh = TwoAsk()
+    resumed = fresh.run(ctx=Context.from_dict(fresh, data))
+    with anyio.fail_after(5):
+        assert sorted(await prompts_of(resumed, 2)) == ["first?", "second?"]
+    resumed.ctx.send_event(HumanResponseEvent(response="1", q="first"))
+    resumed.ctx.send_event(HumanResponseEvent(response="2", q="second"))
+    streamed: list[str] = []
+    with anyio.fail_after(5):
+        async for event in resumed.stream_events():
+            if isinstance(event, InputRequiredEvent):
+                streamed.append(event.prefix)
+        assert await resumed == [("first", "1"), ("second", "2")]
+    assert streamed == []  # neither prompt came a second time
+
+
+async def test_an_answer_for_a_restored_waiter_that_has_not_asked_again_is_kept() -> None:
+    data = await snapshot_of_two_asked()
+    fresh = TwoAsk(hold_second=True)
+    resumed = fresh.run(ctx=Context.from_dict(fresh, data))
+    await anyio.wait_all_tasks_blocked()  # `first` asks again and waits; `second` is held
+    # The answer to `second` comes before its step asks again, while `first` waits.
+    resumed.ctx.send_event(HumanResponseEvent(response="2", q="second"))
+    fresh.hold.set()
+    await anyio.wait_all_tasks_blocked()
+    assert [w.step for w in resumed.ctx.statistics().waiting] == ["first"]
+    resumed.ctx.send_event(HumanResponseEvent(response="1", q="first"))
+    with anyio.fail_after(5):
+        assert await resumed == [("first", "1"), ("second", "2")]
+
+
+async def test_a_wait_answered_while_another_waits_ends_and_the_other_goes_on() -> None:
+    workflow = TwoAsk()
+    handler = workflow.run()
+    await anyio.wait_all_tasks_blocked()
+    handler.ctx.send_event(HumanResponseEvent(response="2", q="second"))
+    await anyio.wait_all_tasks_blocked()  # `second` returned while `first` still waits
+    assert [w.step for w in handler.ctx.statistics().waiting] == ["first"]
+    assert handler.ctx.to_dict()["collected"]["both"][0]["event"]["name"] == "second"
+    handler.ctx.send_event(HumanResponseEvent(response="1", q="first"))
+    with anyio.fail_after(5):
+        assert await handler == [("first", "1"), ("second", "2")]
+
+
+class AsksByName(Workflow):
+    """Asks for a name; after a restore (``ask_age_first``) it asks for an age before it."""
+
+    def __init__(self, ask_age_first: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ask_age_first = ask_age_first
+
+    @step
+    async def ask(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        answers = []
+        questions = ["age", "name"] if self.ask_age_first else ["name"]
+        for question in questions:
+            answer = await ctx.wait_for_event(
+                HumanResponseEvent,
+                waiter_event=InputRequiredEvent(prefix=f"{question}?"),
+                waiter_id=question,
+                requirements={"q": question},
+                timeout=None,
+            )
+            answers.append(f"{question}={answer.response}")
+        return StopEvent(result=answers)
+
+
+async def test_a_waiter_id_finds_its_restored_waiter_whatever_the_order_of_the_waits() -> None:
+    handler = AsksByName().run()
+    with anyio.fail_after(5):
+        assert await prompts_of(handler, 1) == ["name?"]
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    await handler.cancel_run()
+
+    # The re-run step now asks for the age first: a new waiter, with its own prompt,
+    # and the restored waiter of the name is asked for second, under its own id.
+    fresh = AsksByName(ask_age_first=True)
+    resumed = fresh.run(ctx=Context.from_dict(fresh, data))
+    with anyio.fail_after(5):
+        assert await prompts_of(resumed, 1) == ["age?"]
+        resumed.ctx.send_event(HumanResponseEvent(response="42", q="age"))
+        assert await prompts_of(resumed, 1) == ["name?"]
+        resumed.ctx.send_event(HumanResponseEvent(response="Ada", q="name"))
+        assert await resumed == ["age=42", "name=Ada"]
+
+
+class TwoBuffers(Workflow):
+    """Pairs even parts in one buffer and odd parts in another, in one step."""
+
+    @step
+    async def spread(self, ctx: Context, ev: StartEvent) -> Part | None:
+        for n in range(4):
+            ctx.send_event(Part(n=n))
+        return None
+
+    @step(num_workers=1)
+    async def pair(self, ctx: Context, ev: Part) -> StopEvent | None:
+        buffer = "even" if ev.n % 2 == 0 else "odd"
+        batch = ctx.collect_events(ev, [Part, Part], buffer_id=buffer)
+        if batch is None:
+            return None
+        pairs: list[list[int]] = await ctx.store.get("pairs", default=[])
+        pairs.append([p.n for p in batch if isinstance(p, Part)])
+        await ctx.store.set("pairs", pairs)
+        return StopEvent(result=pairs) if len(pairs) == 2 else None
+
+
+async def test_a_step_collects_into_the_buffer_its_buffer_id_names() -> None:
+    with anyio.fail_after(5):
+        assert await TwoBuffers().run() == [[0, 2], [1, 3]]
