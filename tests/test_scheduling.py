@@ -83,6 +83,9 @@ async def test_a_backlog_of_steps_that_never_suspend_lets_other_tasks_run() -> N
     assert largest_step(seen) <= 2 * YIELD_EVERY
     # ...so it saw the backlog being worked off, not only its start and end.
     assert len({n for n in seen if 0 < n < 20 * YIELD_EVERY}) >= 9
+    # And the worker ran many deliveries back to back, not one per turn of the loop.
+    # (Half the bound: a turn that took a millisecond, a slow machine's, ends sooner.)
+    assert largest_step(seen) >= YIELD_EVERY // 2
 
 
 async def test_a_slow_step_that_never_suspends_lets_other_tasks_run_after_each_event() -> None:
