@@ -328,3 +328,100 @@ async def test_a_restored_run_counts_its_one_worker_once() -> None:
             if isinstance(event, InputRequiredEvent):
                 resumed.ctx.send_event(HumanResponseEvent(response="go"))
         assert await resumed == 3
+
+
+class Left(HumanResponseEvent):
+    pass
+
+
+class Right(HumanResponseEvent):
+    pass
+
+
+class TwoDoors(Workflow):
+    """Waits for the caller; ``left`` and ``right`` each take their own kind of answer."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.seen: list[str] = []
+
+    @step
+    async def start(self, ev: StartEvent) -> None:
+        return None  # the caller sends the events
+
+    @step
+    async def left(self, ev: Left) -> StopEvent | None:
+        self.seen.append("left")
+        return StopEvent(result=sorted(self.seen)) if len(self.seen) == 2 else None
+
+    @step
+    async def right(self, ev: Right) -> StopEvent | None:
+        self.seen.append("right")
+        return StopEvent(result=sorted(self.seen)) if len(self.seen) == 2 else None
+
+
+async def test_events_for_two_steps_sent_at_once_to_an_idle_run_each_get_a_worker() -> None:
+    # The first goes to the run's own task, free between two jobs; the second needs a
+    # worker of its own and must not take the first one's place.
+    workflow = TwoDoors()
+    handler = workflow.run()
+    await anyio.wait_all_tasks_blocked()  # the run waits for the caller
+    handler.ctx.send_event(Left(response="l"))
+    handler.ctx.send_event(Right(response="r"))
+    with anyio.fail_after(5):
+        assert await handler == ["left", "right"]
+
+
+class Kick(Event):
+    n: int
+
+
+class Push(HumanResponseEvent):
+    n: int
+
+
+class Handed(Event):
+    pass
+
+
+class HandsOn(Workflow):
+    """``kick`` (one worker) hands its first job's result on, then takes the caller's pushes."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.gate = anyio.Event()
+        self.running = 0
+        self.most = 0
+        self.pushed = 0
+
+    @step
+    async def start(self, ev: StartEvent) -> Kick:
+        return Kick(n=0)
+
+    @step(num_workers=1)
+    async def kick(self, ev: Kick | Push) -> Handed | StopEvent | None:
+        if isinstance(ev, Kick):
+            return Handed()  # its worker goes on to `handed`, with nothing left here
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await self.gate.wait()
+        self.running -= 1
+        self.pushed += 1
+        return StopEvent(result=self.most) if self.pushed == 2 else None
+
+    @step
+    async def handed(self, ev: Handed) -> None:
+        return None
+
+
+async def test_a_worker_that_goes_on_to_another_step_is_counted_out_of_its_own_once() -> None:
+    workflow = HandsOn()
+    handler = workflow.run()
+    await anyio.wait_all_tasks_blocked()  # `handed` ran; the run waits for the caller
+    handler.ctx.send_event(Push(response="", n=1))
+    handler.ctx.send_event(Push(response="", n=2))
+    await anyio.wait_all_tasks_blocked()
+    assert workflow.running == 1  # one worker: the second push waits its turn
+    workflow.gate.set()
+    with anyio.fail_after(5):
+        assert await handler == 1

@@ -441,3 +441,25 @@ class TwoBuffers(Workflow):
 async def test_a_step_collects_into_the_buffer_its_buffer_id_names() -> None:
     with anyio.fail_after(5):
         assert await TwoBuffers().run() == [[0, 2], [1, 3]]
+
+
+async def test_an_answer_given_just_before_a_cancel_is_kept_in_the_snapshot() -> None:
+    # The answer reaches the waiter, then the run is cancelled before the waiting step
+    # runs again: the snapshot keeps the answered waiter, and the resumed step gets the
+    # answer without asking again.
+    handler = Waits().run()
+    with anyio.fail_after(5):
+        assert await prompts_of(handler, 1) == ["?"]
+    handler.ctx.send_event(HumanResponseEvent(response="kept"))
+    await handler.cancel_run()
+    data = json.loads(json.dumps(handler.ctx.to_dict()))
+    assert [w["resolved"]["_data"]["response"] for w in data["waiters"]] == ["kept"]
+
+    workflow = Waits()
+    resumed = workflow.run(ctx=Context.from_dict(workflow, data))
+    streamed: list[Event] = []
+    with anyio.fail_after(5):
+        async for event in resumed.stream_events():
+            streamed.append(event)
+        assert await resumed == "kept"
+    assert not any(isinstance(event, InputRequiredEvent) for event in streamed)
