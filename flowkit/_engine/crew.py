@@ -180,14 +180,11 @@ class Crew:
                     # Between two steps in one task: let the reader and other tasks in.
                     # (Nothing is taken yet, so a snapshot or a cancellation loses nothing.)
                     now = time.monotonic()
-                    if len(unread) > high_water and stream.must_wait():
-                        await stream.wait_for_reader()
-                        streak, now = 0, time.monotonic()
-                        yielded_at = now
-                    elif streak >= YIELD_EVERY or now - yielded_at >= YIELD_AFTER:
-                        await checkpoint()
-                        streak, now = 0, time.monotonic()
-                        yielded_at = now
+                    behind = len(unread) > high_water and stream.must_wait()
+                    if behind or streak >= YIELD_EVERY or now - yielded_at >= YIELD_AFTER:
+                        await (stream.wait_for_reader() if behind else checkpoint())
+                        streak = 0
+                        now = yielded_at = time.monotonic()
                 first = False
                 # None if nothing is queued (any more: another worker took the last one).
                 delivery = None if host.ended else ledger.take(step.name)
