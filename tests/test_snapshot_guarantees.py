@@ -40,8 +40,9 @@ is a ContextSerdeError checked by its full message, ``reason``, ``path`` and ``a
 - a plain class in a typed event field is stored and restored with the hooks the user
   registered by predicate on ``serializer.converter``; one without hooks is refused by
   ``to_dict`` at its path, never put into the snapshot as the object itself;
-- ``to_dict`` names the path to an unstorable value inside dicts (int keys too), sets
-  (``[*]``), tuples and extra event fields, and to a value nested too deeply (cut short);
+- ``to_dict`` names the path to an unstorable value inside dicts (int keys too), dict
+  keys (``[key #1]``), sets (``[*]``), tuples and extra event fields, and to a value
+  nested too deeply (cut short);
 - ``from_dict`` refuses data nested too deeply for Python's recursion limit (in the
   store, an extra field, a typed field, an event tag, the header) saying so at its
   path, cut short the same way; no RecursionError escapes;
@@ -852,6 +853,11 @@ UNSTORABLE: dict[str, tuple[Callable[[], Any], str, str]] = {
     # name: (what the step stores under "value", the error's path, its message)
     "a dict's int key": (lambda: {"a": [1, {7: Bare()}]}, "$.store.value.a[1][7]", CANNOT),
     "in a set": (lambda: {1, (2, Bare())}, "$.store.value[*][1]", CANNOT),
+    "in a dict's key": (
+        lambda: {"a": {1: 2, (3, Bare()): 4}},
+        "$.store.value.a[key #1][1]",
+        CANNOT,
+    ),
     "in a tuple": (lambda: (1, 2, Bare()), "$.store.value[2]", CANNOT),
     "an event's extra field": (
         lambda: Note(text="t", extra=[Bare()]),

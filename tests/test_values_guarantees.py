@@ -23,7 +23,11 @@ is a ContextSerdeError checked by its full message and ``path``:
 - a value may nest 256 containers of any kinds (a store entry 255: the store is the first
   level): to_dict refuses one more level as nested
   too deeply, and whatever it writes from_dict reads back, even called far down a stack;
-  a snapshot edited to nest one level more is refused as too deep.
+  a snapshot edited to nest one level more is refused as too deep; the levels inside a
+  dict's key or value count alike, both ways;
+- a ``pairs`` value (a dict whose keys are not all strings) holds ``[key, value]`` lists
+  only: a pair of another length, or of another kind (a string of two, a tagged tuple),
+  is refused naming its index, and a bad key is refused at its path.
 """
 
 from __future__ import annotations
@@ -141,9 +145,38 @@ STORE_REFUSALS: dict[str, tuple[Any, str, str, str]] = {
     ),
     "pairs of one": (
         {"$type": "pairs", "value": [[1]]},
-        "Malformed 'pairs' value: dictionary update sequence element #0 has length 1; "
-        "2 is required.",
+        "Malformed 'pairs' value: element #0 is not a [key, value] list.",
         "$.store['x'].value",
+        DAMAGED,
+    ),
+    "pairs of three after a good pair": (
+        {"$type": "pairs", "value": [[1, 2], [3, 4, 5]]},
+        "Malformed 'pairs' value: element #1 is not a [key, value] list.",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "a pair that is a string of two": (
+        {"$type": "pairs", "value": ["ab"]},
+        "Malformed 'pairs' value: element #0 is not a [key, value] list.",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "a pair that is a tuple": (
+        {"$type": "pairs", "value": [[1, 2], {"$type": "tuple", "value": [3, 4]}]},
+        "Malformed 'pairs' value: element #1 is not a [key, value] list.",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "a key that is a list": (
+        {"$type": "pairs", "value": [[[1], 2]]},
+        "Malformed 'pairs' value: unhashable type: 'list'.",
+        "$.store['x'].value",
+        DAMAGED,
+    ),
+    "a bad key in the second pair": (
+        {"$type": "pairs", "value": [[1, 2], [BAD_DATE, 4]]},
+        "Malformed 'date' value: Invalid isoformat string: 'x'.",
+        "$.store['x'].value[1][0].value",
         DAMAGED,
     ),
     "tuple from a number": (
@@ -519,3 +552,33 @@ async def test_a_snapshot_one_level_past_the_limit_is_refused_as_too_deep(wrap: 
     error = refusal(data)
     path = ("$.store['deep']" + "[0]" * 20)[:45] + "..."
     assert (error.reason, error.path, error.advice) == (TOO_DEEP, path, None)
+
+
+def _through_a_dict(where: str, levels: int) -> dict[Any, Any]:
+    """A dict with an int key, whose key or value nests ``levels`` more containers."""
+    if where == "key":
+        return {_nest(["tuple"], levels, 7): 1}
+    return {1: _nest(["list"], levels, 7)}
+
+
+@pytest.mark.parametrize("where", ["key", "value"])
+async def test_the_levels_inside_a_dict_key_or_value_count_towards_the_limit(where: str) -> None:
+    at_the_limit = _through_a_dict(where, STORE_ENTRY_LIMIT - 1)
+    data = await stored({"deep": at_the_limit})
+    assert await restored_store(data) == {"deep": at_the_limit}
+
+    handler = StoreWorkflow({"deep": _through_a_dict(where, STORE_ENTRY_LIMIT)}).run()
+    assert await handler == "done"
+    with pytest.raises(ContextSerdeError) as caught:
+        handler.ctx.to_dict()
+    assert caught.value.reason == "Cannot freeze the context: a value is nested too deeply"
+    assert caught.value.path is not None
+    assert caught.value.path.startswith("$.store.deep")
+
+    text = json.dumps(data)
+    assert text.count("[7]") == 1
+    one_more = "[[7]]" if where == "value" else '[{"$type": "tuple", "value": [7]}]'
+    error = refusal(json.loads(text.replace("[7]", one_more)))
+    assert error.reason == TOO_DEEP
+    assert error.path is not None
+    assert error.path.startswith("$.store['deep'].value[0]" + ("[0]" if where == "key" else "[1]"))

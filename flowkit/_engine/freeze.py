@@ -145,16 +145,20 @@ def _steps(path: str) -> int:
 
 def _children(value: Any, path: str) -> list[tuple[Any, str]]:
     """The values inside ``value`` (a container, or an attrs instance), with their paths."""
+    children: list[tuple[Any, str]] = []
     if isinstance(value, dict):
-        return [
-            (v, f"{path}.{k}" if isinstance(k, str) else f"{path}[{k!r}]") for k, v in value.items()
-        ]
+        for index, (key, item) in enumerate(value.items()):
+            if isinstance(key, str):
+                children.append((item, f"{path}.{key}"))
+            else:  # the key is a value too: a tuple, a frozenset, a class instance
+                children.append((key, f"{path}[key #{index}]"))
+                children.append((item, f"{path}[{key!r}]"))
+        return children
     if isinstance(value, (list, tuple, deque)):
         return [(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, (set, frozenset)):
         return [(v, f"{path}[*]") for v in value]
     if attrs.has(type(value)):
-        children: list[tuple[Any, str]] = []
         for field in attrs.fields(type(value)):
             child = getattr(value, field.name)
             if field.name == "_data":  # extra fields read as attributes

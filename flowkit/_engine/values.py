@@ -239,24 +239,19 @@ class ValueCodec:
 
         A pair's key and value are one level inside the dict, as ``encode`` counts them.
         """
-        decoded: list[Any] = []
+        decoded: list[tuple[Any, Any]] = []
         for index, pair in enumerate(pairs):
+            if type(pair) is not list or len(pair) != 2:
+                raise ValueError(f"element #{index} is not a [key, value] list")
             try:
-                if type(pair) is not list or len(pair) != 2:
-                    decoded.append(self.decode(pair, depth))  # dict() below says what is wrong
-                    continue
-                key, value = pair
-                try:
-                    key = self.decode(key, depth)
-                except Exception as exc:
-                    raise _in_item(exc, 0) from None
-                try:
-                    value = self.decode(value, depth)
-                except Exception as exc:
-                    raise _in_item(exc, 1) from None
-                decoded.append((key, value))
+                key = self.decode(pair[0], depth)
             except Exception as exc:
-                raise _in_item(exc, index) from None
+                raise _in_item(_in_item(exc, 0), index) from None
+            try:
+                value = self.decode(pair[1], depth)
+            except Exception as exc:
+                raise _in_item(_in_item(exc, 1), index) from None
+            decoded.append((key, value))
         return dict(decoded)
 
     def _decode_tagged(self, tag: Any, data: dict[str, Any]) -> Any:
