@@ -63,6 +63,7 @@ import copy
 import dataclasses
 import datetime as dt
 import json
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -905,6 +906,33 @@ async def test_to_dict_refuses_an_unstorable_value_naming_the_path_to_it(case: s
         assert str(caught.value) == f"{message} at {path}. {STORE_IT}"
     else:
         assert str(caught.value) == f"{message} at {path}."
+
+
+@pytest.mark.parametrize("wrap", ["list", "dict"])
+async def test_naming_the_path_to_a_value_nested_far_too_deeply_takes_little_memory(
+    wrap: str,
+) -> None:
+    deep = _nested(20_000, 1, (lambda v: [v]) if wrap == "list" else (lambda v: {"k": v}))
+    handler = StoreWorkflow(lambda: deep).run()
+    assert await handler == "done"
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ContextSerdeError) as caught:
+            handler.ctx.to_dict()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.reason == "Cannot freeze the context: a value is nested too deeply"
+    # Cut 30 characters after the first index, or after the 8th character.
+    if wrap == "list":
+        assert caught.value.path == "$.store.value" + "[0]" * 10 + "..."
+    else:
+        assert caught.value.path == ("$.store.value" + ".k" * 20)[:38] + "..."
+    # The walks that look for a cycle and for the path keep a small record per value:
+    # a few megabytes here. A path string per value costs the square of the depth
+    # (600 MB at this depth, 15 GB at 100,000).
+    assert peak < 32 * 2**20
 
 
 # --- from_dict: data nested too deeply -----------------------------------------------------------

@@ -78,7 +78,7 @@ def freeze(
         if cycle is not None:
             raise ContextSerdeError(
                 "Cannot freeze the context: a value contains itself",
-                path=shortened(cycle) if _steps(cycle) > DEEPEST_SHOWN else cycle,
+                path=shortened(cycle),
                 advice="A snapshot is JSON data, a tree: store a copy without the cycle.",
             ) from None
         raise ContextSerdeError(
@@ -98,18 +98,18 @@ def locate(root: Any, wanted: type | None) -> str:
 
     With ``wanted`` None, the path (shortened) of the first value nested too deeply.
     """
-    pending: list[tuple[Any, str]] = [(root, "$")]
+    pending: list[tuple[Any, _At | None]] = [(root, None)]
     seen: set[int] = set()
     while pending:
-        value, path = pending.pop()
+        value, at = pending.pop()
         if type(value) is wanted or (wanted is not None and value is wanted):
-            return path
-        if wanted is None and _steps(path) > DEEPEST_SHOWN:
-            return shortened(path)
+            return _joined(at)
+        if wanted is None and at is not None and at.depth > DEEPEST_SHOWN:
+            return shortened(_joined(at))
         if id(value) in seen:
             continue
         seen.add(id(value))
-        pending.extend(reversed(_children(value, path)))
+        pending.extend((child, _At(at, step)) for child, step in reversed(_children(value)))
     return "$"
 
 
@@ -121,52 +121,71 @@ def find_cycle(root: Any) -> str | None:
     """
     on_path: set[int] = set()  # the values from the root down to the one being walked
     done: set[int] = set()
-    # (value, its path, whether its children were walked: then it leaves on_path)
-    pending: list[tuple[Any, str, bool]] = [(root, "$", False)]
+    # (value, where it is, whether its children were walked: then it leaves on_path)
+    pending: list[tuple[Any, _At | None, bool]] = [(root, None, False)]
     while pending:
-        value, path, walked = pending.pop()
+        value, at, walked = pending.pop()
         if walked:
             on_path.discard(id(value))
             done.add(id(value))
             continue
         if id(value) in on_path:
-            return path
+            return _joined(at)
         if id(value) in done:
             continue
         on_path.add(id(value))
-        pending.append((value, path, True))
-        pending.extend((child, at, False) for child, at in reversed(_children(value, path)))
+        pending.append((value, at, True))
+        pending.extend((child, _At(at, step), False) for child, step in reversed(_children(value)))
     return None
 
 
-def _steps(path: str) -> int:
-    return path.count("[") + path.count(".")
+class _At:
+    """Where a value is: where its container is, and the step from there (``.k``, ``[0]``).
+
+    Each value walked costs one of these, however deep it is; the path is joined into a
+    string only for the value an error names (joining it for every value would cost the
+    square of the depth: gigabytes for a list nested 100,000 deep).
+    """
+
+    __slots__ = ("container", "depth", "step")
+
+    def __init__(self, container: _At | None, step: str) -> None:
+        self.container = container
+        self.step = step
+        self.depth: int = 1 if container is None else container.depth + 1
 
 
-def _children(value: Any, path: str) -> list[tuple[Any, str]]:
-    """The values inside ``value`` (a container, or an attrs instance), with their paths."""
+def _joined(at: _At | None) -> str:
+    steps: list[str] = []
+    while at is not None:
+        steps.append(at.step)
+        at = at.container
+    return "$" + "".join(reversed(steps))
+
+
+def _children(value: Any) -> list[tuple[Any, str]]:
+    """The values inside ``value`` (a container, or an attrs instance), with the step to each."""
     children: list[tuple[Any, str]] = []
     if isinstance(value, dict):
         for index, (key, item) in enumerate(value.items()):
             if isinstance(key, str):
-                children.append((item, f"{path}.{key}"))
+                children.append((item, f".{key}"))
             else:  # the key is a value too: a tuple, a frozenset, a class instance
-                children.append((key, f"{path}[key #{index}]"))
-                children.append((item, f"{path}[{key!r}]"))
+                children.append((key, f"[key #{index}]"))
+                children.append((item, f"[{key!r}]"))
         return children
     if isinstance(value, (list, tuple, deque)):
-        return [(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [(v, f"[{i}]") for i, v in enumerate(value)]
     if isinstance(value, (set, frozenset)):
-        return [(v, f"{path}[*]") for v in value]
+        return [(v, "[*]") for v in value]
     if attrs.has(type(value)):
         for field in attrs.fields(type(value)):
             child = getattr(value, field.name)
             if field.name == "_data":  # extra fields read as attributes
-                children.extend((v, f"{path}.{k}") for k, v in child.items())
+                children.extend((v, f".{k}") for k, v in child.items())
             else:
-                children.append((child, f"{path}.{field.name}"))
-        return children
-    return []
+                children.append((child, f".{field.name}"))
+    return children
 
 
 def thaw(data: Any, workflow: str, steps: set[str], converter: cattrs.Converter) -> RunState:
