@@ -11,7 +11,9 @@ run is broken. The guarantees:
 - a ``StepFailedEvent`` has a UTC ``failed_at``;
 - a ``WorkflowFailedEvent`` names the step, its attempts, its elapsed seconds and the
   exception, and wraps a ``BaseException`` in a ``WorkflowRuntimeError`` naming it;
-- a restored run with no work fails at once as idle, naming no step.
+- a restored run with no work fails at once as idle, naming no step;
+- a run cancelled before its task has started is done at once (as the incumbent's
+  handler, an asyncio future, is once cancelled), and its task never runs a step.
 
 (A bug in the engine failing the run with no step named is in test_fault_injection.py.)
 """
@@ -308,3 +310,19 @@ async def test_a_run_cancelled_while_waiting_for_a_slot_ends_its_task_at_once() 
         workflow.gate.set()
         assert await first == "held"
     assert workflow.started == 1
+
+
+async def test_a_run_cancelled_before_its_task_starts_is_done_at_once(
+    no_leaked_tasks: None,
+) -> None:
+    workflow = Holds()
+    handler = workflow.run()
+    with pytest.warns(DeprecationWarning, match="use await handler.cancel_run"):
+        handler.cancel()  # synchronous: the run's task has not had a turn yet
+    assert handler.is_done()
+    with pytest.warns(DeprecationWarning, match="check await handler instead"):
+        assert handler.cancelled()
+    with pytest.raises(WorkflowCancelledByUser):
+        await handler
+    await anyio.wait_all_tasks_blocked()
+    assert workflow.started == 0
