@@ -876,6 +876,12 @@ UNSTORABLE: dict[str, tuple[Callable[[], Any], str, str]] = {
         "$.store.value" + "[0]" * 10 + "...",
         "Cannot freeze the context: a value is nested too deeply",
     ),
+    # 300 lists, each holding the one below twice: 2 ** 300 ways down, each list walked once.
+    "a list shared at every level, nested too deeply": (
+        lambda: _nested(300, 1, lambda v: [v, v]),
+        "$.store.value" + "[0]" * 10 + "...",
+        "Cannot freeze the context: a value is nested too deeply",
+    ),
 }
 
 
