@@ -6,6 +6,9 @@
   only through the public modules.
 - ``_engine`` never imports the face modules (workflow, handler, decorators, context) at
   runtime; imports under ``if TYPE_CHECKING:`` are allowed.
+- ``_engine`` imports nothing inside a function, but in ``backend.py``: it imports the
+  event loop a call runs on (trio is optional).
+- The module map in ``flowkit/_engine/__init__.py`` names every engine module.
 
 Imports by string (``importlib.import_module("trio")``) are out of scope.
 """
@@ -17,6 +20,7 @@ import attrs
 import pytest
 
 import flowkit
+import flowkit._engine
 
 FLOWKIT_ROOT = Path(flowkit.__file__).parent
 BACKENDS = frozenset({"asyncio", "trio"})
@@ -46,6 +50,7 @@ class ImportedModule:
     target: str
     line: int
     type_checking_only: bool
+    in_function: bool = False
 
 
 def module_name(path: Path) -> str:
@@ -81,24 +86,27 @@ def imports_in(module: str, source: str, is_package: bool = False) -> list[Impor
     """Every import anywhere in the module's source, function-local ones included."""
     found: list[ImportedModule] = []
 
-    def visit(node: ast.AST, type_checking: bool) -> None:
+    def visit(node: ast.AST, type_checking: bool, in_function: bool) -> None:
         if isinstance(node, ast.Import):
-            found.extend(ImportedModule(a.name, node.lineno, type_checking) for a in node.names)
+            found.extend(
+                ImportedModule(a.name, node.lineno, type_checking, in_function) for a in node.names
+            )
         elif isinstance(node, ast.ImportFrom):
             found.extend(
-                ImportedModule(target, node.lineno, type_checking)
+                ImportedModule(target, node.lineno, type_checking, in_function)
                 for target in resolve_from(module, is_package, node)
             )
         elif isinstance(node, ast.If) and is_type_checking_test(node.test):
             for guarded in node.body:
-                visit(guarded, True)
+                visit(guarded, True, in_function)
             for unguarded in node.orelse:
-                visit(unguarded, type_checking)
+                visit(unguarded, type_checking, in_function)
             return
+        inside = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         for child in ast.iter_child_nodes(node):
-            visit(child, type_checking)
+            visit(child, type_checking, inside)
 
-    visit(ast.parse(source), False)
+    visit(ast.parse(source), False, False)
     return found
 
 
@@ -163,6 +171,20 @@ def test_engine_never_imports_face_modules_at_runtime(module: str) -> None:
     assert not offending, f"{module} imports face modules at runtime: {offending}"
 
 
+@pytest.mark.parametrize(
+    "module", sorted(m for m in MODULES if is_within(m, "flowkit._engine") and m != BACKEND_MODULE)
+)
+def test_the_engine_imports_nothing_inside_a_function(module: str) -> None:
+    offending = [f"line {i.line}: {i.target}" for i in imports_of(module) if i.in_function]
+    assert not offending, f"{module} imports inside a function: {offending}"
+
+
+def test_backend_module_imports_the_event_loops_inside_its_functions() -> None:
+    """A sanity check of the walk itself: backend.py's local imports are seen as local."""
+    local = {i.target for i in imports_of(BACKEND_MODULE) if i.in_function}
+    assert local >= BACKENDS
+
+
 def test_type_checking_imports_are_recognised() -> None:
     source = (
         "from typing import TYPE_CHECKING\n"
@@ -177,11 +199,11 @@ def test_type_checking_imports_are_recognised() -> None:
         "    from ..handler import WorkflowHandler\n"
     )
     found = imports_in("flowkit._engine.example", source)
-    assert {(i.target, i.type_checking_only) for i in found} >= {
-        ("flowkit.workflow", True),
-        ("trio", True),
-        ("asyncio", False),
-        ("flowkit.handler", False),
+    assert {(i.target, i.type_checking_only, i.in_function) for i in found} >= {
+        ("flowkit.workflow", True, False),
+        ("trio", True, False),
+        ("asyncio", False, False),
+        ("flowkit.handler", False, True),
     }
 
 
@@ -248,3 +270,12 @@ def test_the_cycle_check_sees_cycles_through_type_checking_imports() -> None:
     assert "flowkit._engine.b" in edges
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_engine_module_map_names_every_engine_module() -> None:
+    """``flowkit/_engine/__init__.py`` says what each engine module holds: none is left out."""
+    doc = flowkit._engine.__doc__ or ""
+    engine = sorted(m for m in MODULES if m.startswith("flowkit._engine."))
+    missing = [m for m in engine if f"``{m.rsplit('.', 1)[1]}.py``" not in doc]
+    assert engine, "the walk found no engine module"
+    assert not missing, f"the module map in flowkit/_engine/__init__.py leaves out {missing}"
