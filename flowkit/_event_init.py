@@ -5,9 +5,9 @@ Events are built on every step, so their ``__init__`` is on the hot path. Event'
 have no validator, converter or alias, this module writes a function that takes each
 field as a keyword parameter and fills the instance's ``__dict__`` directly, the extra
 keyword arguments becoming its ``_data`` dict as they are. It costs about half as much.
-Whatever it does not handle itself (a required field missing, ``_data=`` given, an
-instance of a subclass that reached it through ``super().__init__``) it hands to the
-general ``__init__``, so both always agree.
+Whatever it does not handle itself (a required field missing, ``_data=`` given beside
+extra keyword arguments, an instance of a subclass that reached it through
+``super().__init__``) it hands to the general ``__init__``, so both always agree.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def generate_init(
         else:
             namespace[f"_default_{name}"] = default
             params.append(f"{name}=_default_{name}")
-    fallback = ["_data is not _MISSING", *(f"{name} is _MISSING" for name in required)]
+    # _data= given alone (as a snapshot's restore gives it) is the extra fields' dict itself.
+    fallback = ["_data is not _MISSING and _extra", *(f"{name} is _MISSING" for name in required)]
     fallback.append("self.__class__ is not _cls")
     given = ", ".join(f"{name}={name}" for name in names)
     lines = [
@@ -87,7 +88,7 @@ def generate_init(
         *(f"    if {name} is _MISSING:\n        {name} = _factory_{name}()" for name in factories),
         "    _fill = self.__dict__",
         *(f"    _fill[{name!r}] = {name}" for name in names),
-        "    _fill['_data'] = _extra",
+        "    _fill['_data'] = _extra if _data is _MISSING else _data",
     ]
     source = "\n".join(lines) + "\n"
     # A file name of its own, as attrs does, so that tracebacks can show the source.
