@@ -8,8 +8,11 @@ finds its job taken, or goes on with what its step sent itself, is counted out o
 
 from __future__ import annotations
 
+import gc
+
 import anyio
 import pytest
+from anyio.streams.memory import MemoryObjectSendStream
 
 from flowkit import Context, Workflow, step
 from flowkit.events import (
@@ -425,3 +428,53 @@ async def test_a_worker_that_goes_on_to_another_step_is_counted_out_of_its_own_o
     workflow.gate.set()
     with anyio.fail_after(5):
         assert await handler == 1
+
+
+class Ask(InputRequiredEvent):
+    n: int
+
+
+class Turns(Workflow):
+    """``begin`` asks the caller; ``turn`` takes each answer and asks again, ``rounds`` times."""
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__(timeout=None)
+        self.rounds = rounds
+        self.answers: list[str] = []
+
+    @step
+    async def begin(self, ev: StartEvent) -> Ask:
+        return Ask(n=0)
+
+    @step
+    async def turn(self, ev: Push) -> Ask | StopEvent:
+        self.answers.append(ev.response)
+        if len(self.answers) == self.rounds:
+            return StopEvent(result=self.answers)
+        return Ask(n=len(self.answers))
+
+
+def _hand_off_streams() -> int:
+    """How many memory object streams exist (each step of a running run may hold one)."""
+    gc.collect()
+    return sum(isinstance(o, MemoryObjectSendStream) for o in gc.get_objects())
+
+
+async def test_a_parked_run_gives_up_the_streams_of_steps_that_ran_once() -> None:
+    # A run idle on the caller closes the hand-off stream of each step that ran once
+    # (its start step); a step that ran more keeps its stream for the next answer.
+    # Each answer here comes once the run has parked, and reaches its step.
+    before = _hand_off_streams()
+    workflow = Turns(rounds=4)
+    handler = workflow.run()
+    held = []
+    for n in range(4):
+        await anyio.wait_all_tasks_blocked()  # the run is parked on the caller
+        held.append(_hand_off_streams() - before)
+        handler.ctx.send_event(Push(response=f"answer {n}", n=n))
+    with anyio.fail_after(5):
+        assert await handler == ["answer 0", "answer 1", "answer 2", "answer 3"]
+    # Parked after begin, then after turn's 1st, 2nd and 3rd run: turn keeps its stream
+    # once it has run twice.
+    assert held == [0, 0, 1, 1]
+    assert _hand_off_streams() == before

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import WorkflowRuntimeError
 
@@ -65,6 +65,37 @@ def native_checkpoint() -> Callable[[], Awaitable[None]]:
     import trio
 
     return trio.lowlevel.checkpoint
+
+
+class Wakeup(Protocol):
+    """An event the engine waits on to wake a task: the backend's own event."""
+
+    def set(self) -> None:
+        """Wake the task that waits, now or when it comes to wait."""
+
+    def wait(self) -> Awaitable[object]:
+        """Wait until ``set()`` is called."""
+
+
+def native_event_class() -> Callable[[], Wakeup]:
+    """The running backend's own event class, for the engine's wake-ups.
+
+    An ``anyio.Event`` wraps it: a wake-up through the backend's own ``asyncio.Event``
+    or ``trio.Event`` costs one object and one coroutine fewer, and a run that waits
+    holds them until it is woken. Each wake-up is a new event that is waited on at
+    once, so the one difference (``anyio.Event.wait()`` on an event already set
+    yields; ``asyncio.Event.wait()`` does not) never arises.
+
+    Raises:
+        WorkflowRuntimeError: Called outside asyncio or trio.
+    """
+    if current_backend() == "asyncio":
+        import asyncio
+
+        return asyncio.Event
+    import trio
+
+    return trio.Event
 
 
 def start_detached(run: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:

@@ -20,6 +20,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from . import worker
+from .backend import Wakeup
 from .ledger import Ledger
 from .stream import EventStream
 from .worker import RELEASED, Execution, StepHost, StepRuntime, current_execution
@@ -39,7 +40,7 @@ class Crew:
         host: StepHost,
         ledger: Ledger,
         stream: EventStream,
-        new_event: type[anyio.Event],
+        new_event: Callable[[], Wakeup],
         checkpoint: Callable[[], Awaitable[None]],
     ) -> None:
         self._host = host
@@ -53,7 +54,7 @@ class Crew:
         self._handoff: StepRuntime | None = None
         self._host_job: StepRuntime | None = None
         self._host_free = False  # the run's own task is between two jobs
-        self._host_wake: anyio.Event | None = None
+        self._host_wake: Wakeup | None = None
         self._host_execution: Execution | None = None
         self._workers = 0  # worker tasks alive besides the run's own
         self._task_group: TaskGroup | None = None
@@ -140,6 +141,7 @@ class Crew:
                     # caller answering what a step streamed), and then needs no wake-up.
                     await checkpoint()
                     if self._host_job is None and not self._host.ended:
+                        self._ledger.rest()  # a parked run holds no hand-off stream
                         self._host_wake = self._new_event()
                         await self._host_wake.wait()
                     continue

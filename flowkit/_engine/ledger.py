@@ -7,7 +7,8 @@ progress, buffered by ``collect_events``), and counts the work that is not finis
 it can go on. Each step's memory object stream carries hand-offs only (the ids of its
 queued deliveries, in order), so a worker that receives an id takes its delivery with
 no scan. The streams exist while the run executes: ``open()`` makes them, ``close()``
-closes them when the run ends.
+closes them when the run ends, and ``rest()`` closes those of steps that ran once when
+it waits idle (a step's stream is made again with its next delivery).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..events import Event
+from .backend import Wakeup
 from .collect import CollectBuffer
 from .state import Delivery, RunState, Waiter
 
@@ -48,7 +50,7 @@ class Ledger:
         self._open = False
         # Made on first use: a run that parks holds as few objects as it can.
         # Waiters paused in this run, by key, with the event that wakes them.
-        self._wakers: dict[str, anyio.Event] | None = None
+        self._wakers: dict[str, Wakeup] | None = None
         # Waiters that asked in this run (a restored prompt streams once).
         self._asked: set[str] | None = None
         self._buffers: dict[str, CollectBuffer] | None = None
@@ -147,9 +149,25 @@ class Ledger:
     def close(self) -> None:
         """Close every hand-off stream; the run has ended."""
         self._open = False
+        self._close_streams()
+
+    def _close_streams(self) -> None:
+        """Close and forget every hand-off stream."""
         for handoffs in self._handoffs.values():
             handoffs.close()
         self._handoffs.clear()
+
+    def rest(self) -> None:
+        """If the run is idle, close the hand-off streams of the steps that ran once.
+
+        A run parked on a human after its start step then holds none. A step that ran
+        more than once (one that takes the human's answers) keeps its stream: it is
+        likely to run again soon, and making a stream costs more than keeping one.
+        """
+        if self.pending == 0 and self._handoffs:
+            runs = self.state.counters.step_runs
+            for step in [step for step in self._handoffs if runs.get(step, 0) <= 1]:
+                self._handoffs.pop(step).close()
 
     def _feed(self, step: str, ident: int) -> None:
         handoffs = self._handoffs.get(step)
@@ -196,7 +214,7 @@ class Ledger:
                 return True
         return False
 
-    def pause(self, key: str, wake: anyio.Event) -> bool:
+    def pause(self, key: str, wake: Wakeup) -> bool:
         """The step of waiter ``key`` waits on ``wake``; True if the run is idle now."""
         if self._wakers is None:
             self._wakers = {}

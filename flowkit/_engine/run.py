@@ -32,7 +32,7 @@ from ..events import (
     WorkflowIdleEvent,
     WorkflowTimedOutEvent,
 )
-from .backend import native_checkpoint
+from .backend import native_checkpoint, native_event_class
 from .crew import Crew
 from .graph import StepGraph
 from .ledger import Ledger
@@ -86,9 +86,8 @@ class Run:
             state.stream = deque(e for e in state.stream if not isinstance(e, StopEvent))
         self.ledger = Ledger(state)
         self.done = anyio.Event()
-        # anyio.Event() looks the backend up on every call; its class is the backend's
-        # own, which builds events directly. Events are made on every wake-up.
-        self.new_event: type[anyio.Event] = type(self.done)
+        # Events are made on every wake-up: the backend's own, looked up once.
+        self.new_event = native_event_class()
         # Likewise anyio.lowlevel.checkpoint(): workers and the reader yield once per event.
         self.checkpoint = native_checkpoint()
         self.stream = EventStream(

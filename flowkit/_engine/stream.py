@@ -17,6 +17,7 @@ import anyio
 import anyio.lowlevel
 
 from ..events import Event
+from .backend import Wakeup
 
 DEFAULT_HIGH_WATER = 10_000
 
@@ -28,7 +29,7 @@ class EventStream:
         self,
         buffer: deque[Event],
         high_water: int = DEFAULT_HIGH_WATER,
-        new_event: type[anyio.Event] = anyio.Event,
+        new_event: Callable[[], Wakeup] = anyio.Event,
         checkpoint: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint,
     ) -> None:
         self.buffer = buffer
@@ -38,8 +39,8 @@ class EventStream:
         self.closed = False
         self._new_event = new_event
         self._checkpoint = checkpoint
-        self._readable: anyio.Event | None = None
-        self._drained: anyio.Event | None = None
+        self._readable: Wakeup | None = None
+        self._drained: Wakeup | None = None
 
     def write(self, event: Event) -> None:
         """Append ``event`` for the reader; never blocks. Ignored once the stream is closed."""

@@ -9,6 +9,7 @@ import anyio
 
 from ..errors import ContextStateError
 from ..events import Event
+from .backend import Wakeup
 from .ledger import Ledger
 from .state import Waiter
 from .stream import EventStream
@@ -39,7 +40,7 @@ class Waiters:
         self,
         ledger: Ledger,
         stream: EventStream,
-        new_event: type[anyio.Event],
+        new_event: Callable[[], Wakeup],
         on_idle: Callable[[], None],
     ) -> None:
         self._ledger = ledger
