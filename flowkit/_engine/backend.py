@@ -3,7 +3,8 @@
 ``workflow.run()`` is synchronous and returns a handler at once, so the run cannot be
 a child of the caller's task group (``Workflow.open_run`` is the structured form for
 that). Each backend has its own way to start a task nobody awaits; both are here,
-side by side.
+side by side. So are the backend's own checkpoint and event class, which the engine
+uses on its hot paths instead of AnyIO's wrappers around them.
 """
 
 from __future__ import annotations
