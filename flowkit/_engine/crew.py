@@ -141,7 +141,7 @@ class Crew:
                     # caller answering what a step streamed), and then needs no wake-up.
                     await checkpoint()
                     if self._host_job is None and not self._host.ended:
-                        self._ledger.rest()  # a parked run holds no hand-off stream
+                        self._ledger.rest()  # a parked run lets its start step's stream go
                         self._host_wake = self._new_event()
                         await self._host_wake.wait()
                     continue

@@ -149,10 +149,6 @@ class Ledger:
     def close(self) -> None:
         """Close every hand-off stream; the run has ended."""
         self._open = False
-        self._close_streams()
-
-    def _close_streams(self) -> None:
-        """Close and forget every hand-off stream."""
         for handoffs in self._handoffs.values():
             handoffs.close()
         self._handoffs.clear()
